@@ -1,0 +1,50 @@
+# casting-inspection: `make` lists the targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+KERNEL := casting-inspection
+PARAMS ?= params/default.yaml
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.DEFAULT_GOAL := help
+.PHONY: help setup data test test-fast lab report bench clean lint
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.installed ## build .venv with the pinned packages, install lib/, register the Jupyter kernel
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (casting-inspection)"
+	-@git rev-parse --git-dir >/dev/null 2>&1 && $(BIN)/nbstripout --install
+	@touch $@
+
+data: setup ## link the real data (../shared, else Kaggle), then check every image
+	$(BIN)/python -m lib.get_data
+
+test: setup ## run the whole test suite (fast tests, notebook smoke runs, real-data checks)
+	$(BIN)/python -m pytest
+
+test-fast: setup ## run only the fast tests (seconds)
+	$(BIN)/python -m pytest -m "not slow"
+
+lab: setup ## open the notebooks in JupyterLab
+	$(BIN)/jupyter lab notebooks/
+
+report: setup data ## run every notebook with PARAMS (default params/default.yaml) into a new outputs/ folder
+	$(BIN)/python -m lib.report $(PARAMS)
+
+bench: setup data ## train the seed and fast networks on the real data and print a speed/accuracy table
+	@echo "make bench: not yet (issue 4)"
+
+lint: setup ## ruff on lib/, tests/ and the notebooks; check notebooks have no outputs
+	$(BIN)/ruff check lib tests notebooks
+	$(BIN)/nbstripout --verify notebooks/*.ipynb
+
+clean: ## remove caches and the virtual environment (never outputs/ or data)
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""casting-inspection: small helpers the notebooks, the report runner and the tests call."""

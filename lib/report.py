@@ -1,0 +1,210 @@
+"""`make report`: run every notebook with papermill into a new run folder and render HTML."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import html
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+
+from lib.data import PROJECT_ROOT, DataError, find_data_dir
+from lib.params import ParamsError, declared_parameters, load_params, validate_params
+
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+OUTPUTS_DIR = PROJECT_ROOT / "outputs"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+KERNEL = "casting-inspection"
+PACKAGES = ["tensorflow", "keras", "papermill", "nbconvert", "pandas", "seaborn", "matplotlib",
+            "holoviews", "bokeh", "scikit-learn", "opencv-python-headless", "numpy"]
+
+
+def notebook_run_dir(run_dir: str = "") -> Path:
+    """The folder a notebook writes to: the given run folder, else outputs/lab for work in Lab."""
+    path = Path(run_dir) if run_dir else OUTPUTS_DIR / "lab"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def new_run_dir(outputs: Path, name: str, now: dt.datetime | None = None) -> Path:
+    """Create and return a fresh outputs/<YYYYmmdd-HHMMSS>-<name>/ folder; never reuse one."""
+    stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    outputs.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        run_dir = outputs / (f"{stamp}-{name}" if attempt == 1 else f"{stamp}-{name}-{attempt}")
+        try:
+            run_dir.mkdir()
+            return run_dir
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a new run folder in {outputs}")
+
+
+def data_fingerprint(root: Path) -> dict:
+    """File count and a SHA-256 of the sorted relative file list (with sizes) under root."""
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    listing = "\n".join(f"{p.relative_to(root)}\t{p.stat().st_size}" for p in files)
+    return {"root": str(root), "files": len(files), "sha256": hashlib.sha256(listing.encode()).hexdigest()}
+
+
+def git_commit() -> str:
+    """The project's git commit, with '+dirty' when the work tree has uncommitted changes."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True).stdout
+    commit = git("rev-parse", "HEAD").strip() or "unknown"
+    return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no").strip() else "")
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that shape the results."""
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def render_html(notebook: Path, target: Path) -> None:
+    """Render an executed notebook to self-contained HTML with the code hidden."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(TEMPLATES)],
+                            exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True, embed_images=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    target.write_text(body, encoding="utf-8")
+
+
+def write_index(run_dir: Path, manifest: dict) -> None:
+    """Write index.html: the run's status, parameters and a link to each chapter."""
+    rows = "\n".join(
+        f'<li><a href="{html.escape(c["html"])}">{html.escape(c["title"])}</a> '
+        f'<small>({c["status"]}, {c["seconds"]:.0f} s)</small></li>'
+        for c in manifest["chapters"]
+    )
+    params = html.escape(yaml.safe_dump(manifest["params"], sort_keys=False))
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Casting inspection report {run_dir.name}</title>
+<style>body{{font-family:sans-serif;max-width:50em;margin:2em auto;line-height:1.5}}
+pre{{background:#f4f4f4;padding:1em}}</style></head><body>
+<h1>Casting inspection report</h1>
+<p>Run <b>{html.escape(run_dir.name)}</b>, status <b>{manifest["status"]}</b>,
+parameters from <code>{html.escape(manifest["params_file"])}</code>,
+code at commit <code>{html.escape(manifest["git_commit"])}</code>.</p>
+<h2>Chapters</h2><ol>{rows}</ol>
+<h2>Data</h2><p>{manifest["data"]["files"]} files under <code>{html.escape(manifest["data"]["root"])}</code>
+(list hash {manifest["data"]["sha256"][:12]}).</p>
+<h2>Parameters</h2><pre>{params}</pre></body></html>"""
+    (run_dir / "index.html").write_text(page, encoding="utf-8")
+
+
+def point_latest(outputs: Path, run_dir: Path) -> None:
+    """Point outputs/latest at run_dir, replacing the old link atomically."""
+    tmp = outputs / f".latest-{os.getpid()}"
+    tmp.symlink_to(run_dir.name, target_is_directory=True)
+    os.replace(tmp, outputs / "latest")
+
+
+def chapter_title(notebook: Path) -> str:
+    """The notebook's first markdown heading, else its file name."""
+    cells = json.loads(notebook.read_text())["cells"]
+    for cell in cells:
+        source = "".join(cell["source"]) if cell["cell_type"] == "markdown" else ""
+        if source.startswith("#"):
+            return source.splitlines()[0].lstrip("# ").strip()
+    return notebook.stem
+
+
+def run_report(params_file: Path, notebooks: list[Path], outputs: Path = OUTPUTS_DIR,
+               kernel: str = KERNEL) -> Path:
+    """Validate params, then execute and render each notebook into a new run folder; return it."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    params = load_params(params_file)
+    declared = declared_parameters(notebooks)
+    validate_params(params, declared, params_file)
+    data_root = find_data_dir(params.get("data_dir") or None)
+    run_dir = new_run_dir(outputs, params_file.stem)
+    (run_dir / "notebooks").mkdir()
+    (run_dir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    manifest = {
+        "status": "running", "params_file": str(params_file), "params": params,
+        "git_commit": git_commit(), "packages": package_versions(),
+        "data": data_fingerprint(data_root), "started": dt.datetime.now().isoformat(timespec="seconds"),
+        "chapters": [],
+    }
+    print(f"run folder: {run_dir}", flush=True)
+    failure = None
+    for number, notebook in enumerate(notebooks, 1):
+        executed = run_dir / "notebooks" / notebook.name
+        chapter = {"notebook": notebook.name, "title": chapter_title(notebook),
+                   "html": notebook.with_suffix(".html").name, "status": "ok", "seconds": 0.0}
+        given = {**params, "run_dir": str(run_dir), "data_dir": str(data_root)}
+        mine = {k: v for k, v in given.items()
+                if notebook.name in declared.get(k, {}).get("notebooks", [])}
+        print(f"[{number}/{len(notebooks)}] {notebook.name}", flush=True)
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(str(notebook), str(executed), parameters=mine,
+                                       kernel_name=kernel, cwd=str(run_dir), progress_bar=True)
+        except PapermillExecutionError as err:
+            chapter["status"] = "failed"
+            first_line = (err.source or "").strip().splitlines()[:1] or [""]
+            failure = (f"{notebook.name} failed in cell {err.cell_index} of "
+                       f"{executed} (code: {first_line[0][:80]!r}): {err.ename}: {err.evalue}")
+        chapter["seconds"] = time.perf_counter() - start
+        if executed.exists():
+            render_html(executed, run_dir / chapter["html"])
+        manifest["chapters"].append(chapter)
+        if failure:
+            break
+    manifest["status"] = "failed" if failure else "complete"
+    manifest["finished"] = dt.datetime.now().isoformat(timespec="seconds")
+    (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    write_index(run_dir, manifest)
+    if failure:
+        raise ReportError(f"{failure}\nwhat ran so far is in {run_dir}")
+    point_latest(outputs, run_dir)
+    return run_dir
+
+
+class ReportError(Exception):
+    """A notebook failed; the message names the notebook, the cell and the run folder."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: python -m lib.report PARAMS_FILE [--notebooks DIR] [--outputs DIR]."""
+    parser = argparse.ArgumentParser(prog="python -m lib.report", description=__doc__)
+    parser.add_argument("params", type=Path, help="a params/*.yaml file")
+    parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS_DIR)
+    parser.add_argument("--outputs", type=Path, default=OUTPUTS_DIR)
+    parser.add_argument("--kernel", default=KERNEL)
+    args = parser.parse_args(argv)
+    notebooks = sorted(args.notebooks.glob("[0-9][0-9]_*.ipynb"))
+    if not notebooks:
+        print(f"error: no numbered notebooks in {args.notebooks}", file=sys.stderr)
+        return 2
+    try:
+        run_dir = run_report(args.params, notebooks, args.outputs, args.kernel)
+    except (ParamsError, DataError, ReportError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"report: {run_dir / 'index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Shared fixtures: small generated casting_data trees, and the real set when present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from lib.data import PROJECT_ROOT
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REAL_DATA = Path(os.environ.get("CASTING_REAL_DATA", PROJECT_ROOT.parent / "shared/data/casting_data"))
+
+
+def fake_part(rng: np.random.Generator, defect: bool, size: int = 64) -> np.ndarray:
+    """A grey disc on a darker bench; a defect adds a small dark hole at a random place."""
+    image = np.full((size, size), 60, np.uint8)
+    centre = size // 2
+    cv2.circle(image, (centre, centre), size // 3, int(rng.integers(140, 180)), -1)
+    if defect:
+        x, y = rng.integers(centre - size // 6, centre + size // 6, size=2)
+        cv2.circle(image, (int(x), int(y)), max(2, size // 16), 10, -1)
+    noise = rng.normal(0, 4, image.shape)
+    return np.clip(image + noise, 0, 255).astype(np.uint8)
+
+
+def write_casting_tree(root: Path, per_class: dict[str, int], seed: int = 0, size: int = 64) -> Path:
+    """Write root/{train,test}/{def_front,ok_front}/*.jpeg with per_class['train'|'test'] images each."""
+    rng = np.random.default_rng(seed)
+    for split, n in per_class.items():
+        for class_name in ("def_front", "ok_front"):
+            folder = root / split / class_name
+            folder.mkdir(parents=True, exist_ok=True)
+            prefix = "cast_def_0_" if class_name == "def_front" else "cast_ok_0_"
+            for i in range(n):
+                image = fake_part(rng, class_name == "def_front", size)
+                cv2.imwrite(str(folder / f"{prefix}{i}.jpeg"), image)
+    return root
+
+
+@pytest.fixture
+def casting_tree(tmp_path: Path) -> Path:
+    """A small generated casting_data tree: 20 train and 6 test images per class."""
+    return write_casting_tree(tmp_path / "casting_data", {"train": 20, "test": 6})
+
+
+@pytest.fixture
+def real_data() -> Path:
+    """The real casting_data set, or a skip that says where it was looked for."""
+    if not (REAL_DATA / "train" / "def_front").is_dir():
+        pytest.skip(f"real casting_data not found at {REAL_DATA} (set CASTING_REAL_DATA)")
+    return REAL_DATA

@@ -1,0 +1,85 @@
+"""The report runner: fresh run folders, fingerprints, failures, and a smoke run of the notebooks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from lib.report import NOTEBOOKS_DIR, data_fingerprint, main, new_run_dir
+
+NOW = dt.datetime(2026, 11, 22, 9, 30, 5)
+
+
+def test_run_folder_is_named_by_time_and_params(tmp_path):
+    assert new_run_dir(tmp_path, "smoke", NOW).name == "20261122-093005-smoke"
+
+
+def test_run_folder_never_reuses_an_existing_one(tmp_path):
+    first = new_run_dir(tmp_path, "smoke", NOW)
+    (first / "keep.txt").write_text("earlier run")
+    second = new_run_dir(tmp_path, "smoke", NOW)
+    assert second != first and second.name == "20261122-093005-smoke-2"
+    assert (first / "keep.txt").read_text() == "earlier run"
+
+
+def test_fingerprint_changes_when_a_file_is_added(casting_tree):
+    before = data_fingerprint(casting_tree)
+    (casting_tree / "test" / "ok_front" / "new.jpeg").write_bytes(b"x")
+    after = data_fingerprint(casting_tree)
+    assert after["files"] == before["files"] + 1 and after["sha256"] != before["sha256"]
+
+
+def test_unknown_parameter_stops_before_any_run_folder(tmp_path, casting_tree, capsys):
+    params = tmp_path / "typo.yaml"
+    params.write_text(f"data_dir: {casting_tree}\nepoch: 3\n")
+    assert main([str(params), "--outputs", str(tmp_path / "out")]) == 1
+    assert "typo.yaml: unknown parameter 'epoch'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_data_folder_stops_with_its_path(tmp_path, capsys):
+    params = tmp_path / "p.yaml"
+    params.write_text(f"data_dir: {tmp_path / 'nowhere'}\n")
+    assert main([str(params), "--outputs", str(tmp_path / "out")]) == 1
+    assert f"data folder not found: {tmp_path / 'nowhere'}" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_failing_notebook_keeps_partial_run_and_names_the_cell(tmp_path, casting_tree, capsys):
+    source = json.loads((NOTEBOOKS_DIR / "01_explore.ipynb").read_text())
+    broken = tmp_path / "notebooks"
+    broken.mkdir()
+    source["cells"].insert(3, {"cell_type": "code", "metadata": {}, "outputs": [],
+                               "execution_count": None, "id": "boom", "source": "raise RuntimeError('boom')"})
+    (broken / "01_explore.ipynb").write_text(json.dumps(source))
+    params = tmp_path / "p.yaml"
+    params.write_text(f"data_dir: {casting_tree}\n")
+    out = tmp_path / "out"
+    assert main([str(params), "--notebooks", str(broken), "--outputs", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "01_explore.ipynb failed in cell 4 of" in err  # 4: papermill injects a cell
+    assert "raise RuntimeError('boom')" in err and "RuntimeError: boom" in err
+    (run,) = [p for p in out.iterdir() if p.name != "latest"]
+    assert json.loads((run / "manifest.json").read_text())["status"] == "failed"
+    assert (run / "01_explore.html").exists() and not (out / "latest").exists()
+
+
+@pytest.mark.slow
+def test_smoke_report_renders_every_chapter_without_code(tmp_path, casting_tree):
+    params = tmp_path / "smoke.yaml"
+    params.write_text(f"data_dir: {casting_tree}\nsubset: 10\nimage_size: 32\nbatch_size: 8\n")
+    out = tmp_path / "out"
+    assert main([str(params), "--outputs", str(out)]) == 0
+    run = (out / "latest").resolve()
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert manifest["data"]["files"] == 2 * (20 + 6)
+    chapters = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    for notebook in chapters:
+        page = (run / notebook.with_suffix(".html").name).read_text()
+        assert "data:image/png;base64" in page
+        assert "from lib import" not in page  # code is hidden
+        assert "cdn.bokeh.org" not in page and 'src="https://cdn' not in page
+    assert all(n.with_suffix(".html").name in (run / "index.html").read_text() for n in chapters)
