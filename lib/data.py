@@ -119,7 +119,7 @@ def load_images(
     if on_error not in ("skip", "raise"):
         raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        results = list(pool.map(lambda p: _try_read(p, size), table["path"]))
+        results = list(pool.map(lambda p: try_read_image(p, size), table["path"]))
     problems = [(path, err) for path, (_, err) in zip(table["path"], results) if err]
     if problems and on_error == "raise":
         raise DataError("; ".join(err for _, err in problems))
@@ -165,7 +165,8 @@ def _looks_like_image(path: Path) -> bool:
     return not path.name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def _try_read(path: str, size: int) -> tuple[np.ndarray | None, str | None]:
+def try_read_image(path: str, size: int) -> tuple[np.ndarray | None, str | None]:
+    """(image, None) for a readable file, (None, the error message naming it) otherwise."""
     try:
         return read_image(path, size), None
     except DataError as err:
