@@ -4,10 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 KERNEL := casting-inspection
 PARAMS ?= params/default.yaml
+MODEL  ?= outputs/latest
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+OUT    ?= outputs/verdicts-$(shell date +%Y%m%d-%H%M%S).csv
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data test test-fast lab report bench clean lint
+.PHONY: help setup browser data test test-fast lab report bench inspect clean lint
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,14 +35,22 @@ test: setup ## run the whole test suite (fast tests, notebook smoke runs, real-d
 test-fast: setup ## run only the fast tests (seconds)
 	$(BIN)/python -m pytest -m "not slow"
 
+browser: ## install Debian's chromium for the browser test of the report (needs root or sudo)
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+	@chromium --version
+
 lab: setup ## open the notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/
 
 report: setup data ## run every notebook with PARAMS (default params/default.yaml) into a new outputs/ folder
 	$(BIN)/python -m lib.report $(PARAMS)
 
-bench: setup data ## train the seed and fast networks on the real data and print a speed/accuracy table
-	@echo "make bench: not yet (issue 4)"
+bench: setup data ## train the seed recipe and ours on the real data; print and save speed and accuracy
+	$(BIN)/python -m lib.bench
+
+inspect: setup ## verdicts for IMAGES=files/folders with the latest run's model, into OUT (a new CSV)
+	@test -n "$(IMAGES)" || { echo "usage: make inspect IMAGES='photo.jpg folder/' [MODEL=outputs/<run>] [OUT=verdicts.csv]"; exit 2; }
+	$(BIN)/python -m lib.inspect $(IMAGES) --model $(MODEL) --out $(OUT)
 
 lint: setup ## ruff on lib/, tests/ and the notebooks; check notebooks have no outputs
 	$(BIN)/ruff check lib tests notebooks

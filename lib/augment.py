@@ -91,11 +91,8 @@ def build_augmentation(config: dict, seed: int = 0) -> keras.Sequential | None:
 
 
 def gallery_panels(config: dict, seed: int = 0) -> dict[str, list[tuple[str, keras.Sequential]]]:
-    """For each switched-on augmentation: (strength label, a Sequential doing only that) pairs."""
-    panels = {}
-    for name, value in check_augmentation(config).items():
-        if value == OFF[name]:
-            continue
-        panels[name] = [(f"{name}={s}", build_augmentation({name: s}, seed))
-                        for s in GALLERY_STRENGTHS[name]]
-    return panels
+    """For every augmentation: (label, a Sequential doing only it) per strength; '(off)' if unused."""
+    used = check_augmentation(config)
+    return {name: [(f"{name}={s}" + ("" if used[name] != OFF[name] else " (off)"),
+                    build_augmentation({name: s}, seed)) for s in strengths]
+            for name, strengths in GALLERY_STRENGTHS.items()}

@@ -93,8 +93,8 @@ def load_table(
     return split_train_val(table, val_fraction, seed)
 
 
-def read_image(path: str | os.PathLike, size: int) -> np.ndarray:
-    """Decode any JPEG/PNG/BMP as 8-bit grayscale, resized to size x size; DataError if unreadable."""
+def decode_image(path: str | os.PathLike) -> np.ndarray:
+    """Decode any JPEG/PNG/BMP (8/16-bit, gray/RGB/RGBA) as 8-bit grayscale; DataError naming the file."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -107,9 +107,19 @@ def read_image(path: str | os.PathLike, size: int) -> np.ndarray:
     image = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_GRAYSCALE)
     if image is None:
         raise DataError(f"not a readable image: {path}. Remove it or replace it with the photo.")
-    if image.shape != (size, size):
-        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
     return image
+
+
+def resize_image(image: np.ndarray, size: int) -> np.ndarray:
+    """Resize a grayscale image to size x size (area averaging); unchanged if already that size."""
+    if image.shape == (size, size):
+        return image
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def read_image(path: str | os.PathLike, size: int) -> np.ndarray:
+    """Decode a file as 8-bit grayscale resized to size x size; DataError naming it if unreadable."""
+    return resize_image(decode_image(path), size)
 
 
 def load_images(

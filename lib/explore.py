@@ -79,3 +79,8 @@ def cross_split_duplicates(duplicates: pd.DataFrame, split: str = "test",
     return pairs.drop_duplicates("path", ignore_index=True)[
         ["path", "split", "class_name", "path_twin", "split_twin", "class_name_twin", "hash"]
     ]
+
+
+def leaked_test_paths(table: pd.DataFrame) -> set[str]:
+    """Paths of test files that have a byte-identical twin in train or validation."""
+    return set(cross_split_duplicates(exact_duplicates(table))["path"])

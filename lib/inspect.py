@@ -1,44 +1,147 @@
-"""Score image files with a trained model: batched decoding overlapped with prediction."""
+"""Turn photos of new parts into verdicts with a trained model: `python -m lib.inspect PATH... --model RUN`.
+
+Decoding runs in a thread pool, overlapped with batched prediction. Every file found gets one row
+in the CSV; an unreadable one gets its error and no verdict, and the exit status is then 1.
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 
-from lib.data import try_read_image
+from lib.data import DataError, decode_image, resize_image
+
+COLUMNS = ["path", "verdict", "defect_probability", "threshold", "review_low", "review_high",
+           "run_id", "note", "error"]
+
+
+def load_for_model(path: str, size: int) -> tuple[np.ndarray | None, str, str]:
+    """(image at size x size, note, '') for a readable file, (None, '', error) otherwise."""
+    try:
+        image = decode_image(path)
+    except DataError as err:
+        return None, "", str(err)
+    note = "" if image.shape == (size, size) else f"resized from {image.shape[1]}x{image.shape[0]}"
+    return resize_image(image, size), note, ""
 
 
 def score_files(model: keras.Model, paths: Sequence[str], batch_size: int = 64,
-                progress: bool = False) -> tuple[np.ndarray, list[str | None]]:
-    """Defect probability per file (NaN where unreadable) and the error message per file (or None)."""
+                progress: bool = False) -> pd.DataFrame:
+    """One row per path: defect_probability (NaN if unreadable), note, error."""
     size = int(model.input_shape[1])
     scores = np.full(len(paths), np.nan, np.float32)
-    errors: list[str | None] = [None] * len(paths)
+    notes, errors = [""] * len(paths), [""] * len(paths)
     batch, where = [], []
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        decoded = pool.map(lambda p: try_read_image(p, size), paths)
+        loaded = pool.map(lambda p: load_for_model(p, size), paths)
         if progress:
             from tqdm.auto import tqdm
 
-            decoded = tqdm(decoded, total=len(paths), unit="image")
-        for i, (image, error) in enumerate(decoded):
-            if error:
-                errors[i] = error
+            loaded = tqdm(loaded, total=len(paths), unit="image", file=sys.stderr)
+        for i, (image, note, error) in enumerate(loaded):
+            notes[i], errors[i] = note, error
+            if image is None:
                 continue
             batch.append(image)
             where.append(i)
-            if len(batch) == batch_size or (i == len(paths) - 1):
+            if len(batch) == batch_size:
                 scores[where] = _predict(model, batch)
                 batch, where = [], []
     if batch:
         scores[where] = _predict(model, batch)
-    return scores, errors
+    return pd.DataFrame({"path": [str(p) for p in paths], "defect_probability": scores,
+                         "note": notes, "error": errors})
+
+
+def find_files(paths: Sequence[str | os.PathLike]) -> list[str]:
+    """Every file named, and every file below every folder named (recursively), sorted per folder."""
+    found: list[str] = []
+    for given in map(Path, paths):
+        if given.is_dir():
+            found += sorted(str(p) for p in given.rglob("*") if p.is_file())
+        elif given.exists():
+            found.append(str(given))
+        else:
+            raise FileNotFoundError(f"no such file or folder: {given}")
+    return found
+
+
+def load_inspector(model_path: str | os.PathLike) -> tuple[keras.Model, dict, str]:
+    """The model, its run's operating point (threshold 0.5 and no band if none saved), the run id."""
+    from lib.evaluate import OPERATING_POINT, load_operating_point
+    from lib.train import load_model
+
+    model_path = Path(model_path)
+    model = load_model(model_path)
+    run_dir = model_path if model_path.is_dir() else model_path.parent
+    if (run_dir / OPERATING_POINT).is_file():
+        point = load_operating_point(run_dir)
+    else:
+        point = {"threshold": 0.5, "review_low": 0.5, "review_high": 0.5,
+                 "why": f"default 0.5: no {OPERATING_POINT} beside the model"}
+    return model, point, run_dir.resolve().name
+
+
+def inspect_files(model: keras.Model, point: dict, run_id: str, files: Sequence[str],
+                  batch_size: int = 64, progress: bool = False) -> pd.DataFrame:
+    """The verdict table (COLUMNS) for the files: one row each, errors kept."""
+    from lib.evaluate import verdicts
+
+    rows = score_files(model, files, batch_size, progress)
+    readable = rows["error"] == ""
+    said = verdicts(rows["defect_probability"].fillna(0).to_numpy(), point["threshold"],
+                    point["review_low"], point["review_high"])
+    rows["verdict"] = np.where(readable, said, "")
+    rows["threshold"], rows["review_low"], rows["review_high"] = (
+        point["threshold"], point["review_low"], point["review_high"])
+    rows["run_id"] = run_id
+    return rows[COLUMNS]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line; exit 0 when every file was read, 1 when any could not be, 2 on bad arguments."""
+    parser = argparse.ArgumentParser(prog="python -m lib.inspect", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="+", help="image files or folders (searched recursively)")
+    parser.add_argument("--model", required=True, help="a run folder from outputs/ or a .keras file")
+    parser.add_argument("--out", default="verdicts.csv", help="CSV to write (default verdicts.csv)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args(argv)
+    try:
+        files = find_files(args.paths)
+        model, point, run_id = load_inspector(args.model)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    if out.exists():
+        print(f"error: {out} exists; choose another --out (nothing is overwritten)", file=sys.stderr)
+        return 2
+    rows = inspect_files(model, point, run_id, files, args.batch_size, progress=True)
+    tmp = out.with_name(out.name + ".part")
+    rows.to_csv(tmp, index=False)
+    os.replace(tmp, out)
+    counts = rows["verdict"].replace("", "error").value_counts()
+    summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ok", "defect", "review", "error"))
+    print(f"{len(rows)} files: {summary}. Threshold {point['threshold']:.4f}, review band "
+          f"[{point['review_low']}, {point['review_high']}), model run {run_id}. Written to {out}.")
+    for error in rows.loc[rows["error"] != "", "error"]:
+        print(f"error: {error}", file=sys.stderr)
+    return 1 if (rows["error"] != "").any() else 0
 
 
 def _predict(model: keras.Model, images: list[np.ndarray]) -> np.ndarray:
     x = np.stack(images)[..., None].astype(np.float32) / 255.0
     return np.asarray(model.predict_on_batch(x)).reshape(-1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

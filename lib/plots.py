@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -13,11 +14,37 @@ RIGHT, WRONG = "tab:blue", "tab:red"
 
 
 def setup_report() -> None:
-    """Seaborn's theme, and HoloViews with bokeh resources inlined so HTML works offline."""
+    """Seaborn's theme, and HoloViews drawing with bokeh."""
     import holoviews as hv
+    import holoviews.plotting.bokeh  # noqa: F401  (registers the bokeh backend)
 
     sns.set_theme(style="whitegrid", context="notebook")
-    hv.extension("bokeh", inline=True, logo=False)
+    hv.Store.set_current_backend("bokeh")
+
+
+def interactive_html(element) -> str:
+    """A HoloViews element as a standalone page: BokehJS inline, no CDN, no Panel extension."""
+    import holoviews as hv
+    from bokeh.embed import components
+    from bokeh.resources import INLINE
+
+    script, div = components(hv.render(element, backend="bokeh"))
+    # Only the inlined bundles: Panel (imported by HoloViews) adds a relative-URL module to js_files.
+    bokehjs = "".join(f"<script>{code}</script>" for code in INLINE.js_raw)
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'>{bokehjs}</head>"
+            f"<body style='margin:0'>{div}{script}</body></html>")
+
+
+def show_interactive(element, height: int = 420):
+    """Display a HoloViews element as an offline, self-contained interactive plot (an iframe)."""
+    from html import escape
+
+    from IPython.display import HTML
+
+    with warnings.catch_warnings():  # IPython suggests IFrame, which needs a file or a server
+        warnings.simplefilter("ignore", UserWarning)
+        return HTML(f'<iframe srcdoc="{escape(interactive_html(element))}" title="interactive plot" '
+                    f'style="width:100%;height:{height}px;border:0"></iframe>')
 
 
 def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = None,
@@ -103,3 +130,109 @@ def augmentation_gallery(image: np.ndarray, panels: dict, size: float = 1.8) -> 
 def label_titles(labels: Sequence[int]) -> list[str]:
     """'defect' or 'ok' for each 0/1 label."""
     return ["defect" if int(y) == 1 else "ok" for y in labels]
+
+
+def history_long(history: pd.DataFrame) -> pd.DataFrame:
+    """Per-epoch history in long form: epoch, metric (loss/accuracy), split (train/validation), value."""
+    rows = []
+    for metric in ("loss", "accuracy"):
+        for split, column in (("train", metric), ("validation", f"val_{metric}")):
+            rows.append(pd.DataFrame({"epoch": history["epoch"] + 1, "metric": metric, "split": split,
+                                      "value": history[column]}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def history_figure(history: pd.DataFrame) -> sns.FacetGrid:
+    """Seaborn curves of loss and accuracy per epoch for train and validation."""
+    grid = sns.relplot(history_long(history), x="epoch", y="value", hue="split", col="metric",
+                       kind="line", marker="o", facet_kws={"sharey": False}, height=3.5)
+    best = int(history["val_loss"].idxmin()) + 1
+    for ax in grid.axes.flat:
+        ax.axvline(best, color="grey", ls="--", lw=1)
+    grid.set_titles("{col_name} (dashed: best epoch by validation loss)")
+    return grid
+
+
+def history_curves(history: pd.DataFrame):
+    """Interactive HoloViews curves of loss and accuracy, with hover values."""
+    import holoviews as hv
+
+    long = history_long(history)
+    panels = []
+    for metric in ("loss", "accuracy"):
+        part = long[long["metric"] == metric]
+        curves = [hv.Curve(part[part["split"] == s], "epoch", ("value", metric), label=s)
+                  .opts(tools=["hover"]) * hv.Scatter(part[part["split"] == s], "epoch", "value")
+                  .opts(size=5, tools=["hover"]) for s in ("train", "validation")]
+        panels.append(hv.Overlay(curves).opts(title=metric, width=420, height=300,
+                                             legend_position="bottom_right"))
+    return hv.Layout(panels).cols(2)
+
+
+def confusion_heatmap(confusion: pd.DataFrame) -> plt.Figure:
+    """The confusion table as an annotated heatmap (actual x predicted)."""
+    fig, ax = plt.subplots(figsize=(4.2, 3.6))
+    sns.heatmap(confusion, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax,
+                annot_kws={"fontsize": 14})
+    ax.set_title("test parts: actual x predicted")
+    fig.tight_layout()
+    return fig
+
+
+def roc_pr_curves(labels: np.ndarray, scores: np.ndarray, threshold: float) -> plt.Figure:
+    """ROC and precision-recall curves with their areas and the operating point marked."""
+    from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay
+
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 4.2))
+    RocCurveDisplay.from_predictions(labels, scores, ax=ax0, name="network", pos_label=1)
+    PrecisionRecallDisplay.from_predictions(labels, scores, ax=ax1, name="network", pos_label=1)
+    y, s = np.asarray(labels), np.asarray(scores)
+    predicted = s >= threshold
+    tpr, fpr = (predicted & (y == 1)).sum() / max((y == 1).sum(), 1), \
+        (predicted & (y == 0)).sum() / max((y == 0).sum(), 1)
+    precision = (predicted & (y == 1)).sum() / max(predicted.sum(), 1)
+    ax0.plot(fpr, tpr, "o", color=WRONG, label=f"threshold {threshold:.3f}")
+    ax1.plot(tpr, precision, "o", color=WRONG, label=f"threshold {threshold:.3f}")
+    for ax in (ax0, ax1):
+        ax.legend(loc="lower right" if ax is ax0 else "lower left")
+    ax0.set_title("ROC (defect is positive)")
+    ax1.set_title("precision-recall (defect is positive)")
+    fig.tight_layout()
+    return fig
+
+
+def sweep_curves(sweep: pd.DataFrame):
+    """Interactive curves of missed defects and scrapped good parts, and of the rates, by threshold."""
+    import holoviews as hv
+
+    counts = [hv.Curve(sweep, "threshold", (c, "parts"), label=c).opts(tools=["hover"])
+              for c in ("missed defects (FN)", "scrapped good parts (FP)")]
+    rates = [hv.Curve(sweep, "threshold", (c, "rate"), label=c).opts(tools=["hover"])
+             for c in ("accuracy", "precision", "recall", "f1")]
+    return (hv.Overlay(counts).opts(title="mistakes by threshold", width=450, height=320)
+            + hv.Overlay(rates).opts(title="rates by threshold", width=450, height=320,
+                                     legend_position="bottom_left"))
+
+
+def reliability_diagram(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> plt.Figure:
+    """Fraction of defects against mean score per bin, with the Brier score in the title."""
+    from sklearn.calibration import CalibrationDisplay
+    from sklearn.metrics import brier_score_loss
+
+    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    CalibrationDisplay.from_predictions(labels, scores, n_bins=bins, strategy="uniform", ax=ax,
+                                        name="network")
+    ax.set_title(f"reliability (Brier score {brier_score_loss(labels, scores):.4f})")
+    fig.tight_layout()
+    return fig
+
+
+def verdict_titles(parts: pd.DataFrame) -> list[str]:
+    """'true X / said Y / p=0.97' for each scored part (p: probability of the predicted class)."""
+    return [f"true {t} / said {v}\np={c:.3f}" for t, v, c in
+            zip(parts["true_class"], parts["verdict_at_threshold"], parts["confidence"])]
+
+
+def verdict_colors(parts: pd.DataFrame) -> list[str]:
+    """Blue where the verdict at the threshold is right, red where wrong."""
+    return [RIGHT if t == v else WRONG for t, v in zip(parts["true_class"], parts["verdict_at_threshold"])]

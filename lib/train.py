@@ -26,6 +26,17 @@ def set_seed(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+def distribution_scope(distribution: str = "default"):
+    """The tf.distribute scope to build the model in: 'default' (one device) or 'mirrored' (all GPUs)."""
+    import tensorflow as tf
+
+    if distribution == "default":
+        return tf.distribute.get_strategy().scope()
+    if distribution == "mirrored":
+        return tf.distribute.MirroredStrategy().scope()
+    raise ValueError(f"unknown distribution '{distribution}'; choose 'default' or 'mirrored'")
+
+
 def cosine_schedule(learning_rate: float, epochs: int, steps_per_epoch: int,
                     warmup_epochs: int = 1) -> keras.optimizers.schedules.LearningRateSchedule:
     """Linear warm-up for warmup_epochs, then cosine decay to zero by the last epoch."""

@@ -53,3 +53,16 @@ def real_data() -> Path:
     if not (REAL_DATA / "train" / "def_front").is_dir():
         pytest.skip(f"real casting_data not found at {REAL_DATA} (set CASTING_REAL_DATA)")
     return REAL_DATA
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> Path:
+    """A complete report run (every notebook, one epoch) on a small generated tree; its run folder."""
+    from lib.report import main
+
+    root = tmp_path_factory.mktemp("smoke")
+    tree = write_casting_tree(root / "casting_data", {"train": 20, "test": 6})
+    params = root / "smoke.yaml"
+    params.write_text(f"data_dir: {tree}\nsubset: 10\nimage_size: 32\nbatch_size: 8\nepochs: 1\n")
+    assert main([str(params), "--outputs", str(root / "outputs")]) == 0
+    return (root / "outputs" / "latest").resolve()

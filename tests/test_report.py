@@ -68,19 +68,19 @@ def test_failing_notebook_keeps_partial_run_and_names_the_cell(tmp_path, casting
 
 
 @pytest.mark.slow
-def test_smoke_report_renders_every_chapter_without_code(tmp_path, casting_tree):
-    params = tmp_path / "smoke.yaml"
-    params.write_text(f"data_dir: {casting_tree}\nsubset: 10\nimage_size: 32\nbatch_size: 8\n")
-    out = tmp_path / "out"
-    assert main([str(params), "--outputs", str(out)]) == 0
-    run = (out / "latest").resolve()
-    manifest = json.loads((run / "manifest.json").read_text())
+def test_smoke_report_renders_every_chapter_without_code(smoke_run):
+    manifest = json.loads((smoke_run / "manifest.json").read_text())
     assert manifest["status"] == "complete"
-    assert manifest["data"]["files"] == 2 * (20 + 6)
+    assert manifest["data"]["files"] == 2 * (20 + 6)  # two classes
     chapters = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    assert [c["notebook"] for c in manifest["chapters"]] == [c.name for c in chapters]
     for notebook in chapters:
-        page = (run / notebook.with_suffix(".html").name).read_text()
+        page = (smoke_run / notebook.with_suffix(".html").name).read_text()
         assert "data:image/png;base64" in page
         assert "from lib import" not in page  # code is hidden
         assert not re.findall(r'<(?:script|link|img)[^>]+(?:src|href)="https?://', page)  # offline
-    assert all(n.with_suffix(".html").name in (run / "index.html").read_text() for n in chapters)
+    index = (smoke_run / "index.html").read_text()
+    assert all(n.with_suffix(".html").name in index for n in chapters)
+    for written in ("best.keras", "history.csv", "operating_point.json", "test_predictions.csv",
+                    "exact_duplicates_test_train.csv", "params.yaml"):
+        assert (smoke_run / written).is_file(), written

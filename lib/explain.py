@@ -1,0 +1,37 @@
+"""Where the network looked: Grad-CAM heatmaps."""
+
+from __future__ import annotations
+
+import cv2
+import keras
+import numpy as np
+
+from lib.models import last_conv_layer
+
+
+def grad_cam(model: keras.Model, image: np.ndarray, layer_name: str | None = None) -> np.ndarray:
+    """Grad-CAM of the defect score for one (H, W) uint8 image: an (H, W) map with values in [0, 1]."""
+    import tensorflow as tf
+
+    layer = model.get_layer(layer_name or last_conv_layer(model))
+    probe = keras.Model(model.inputs, [layer.output, model.outputs[0]])
+    x = tf.convert_to_tensor(image[None, ..., None].astype(np.float32) / 255.0)
+    with tf.GradientTape() as tape:
+        features, score = probe(x, training=False)
+        target = score[:, 0]
+    grads = tape.gradient(target, features)[0]
+    weights = tf.reduce_mean(grads, axis=(0, 1))
+    cam = tf.nn.relu(tf.reduce_sum(features[0] * weights, axis=-1)).numpy()
+    cam = cv2.resize(cam, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
+    top = cam.max()
+    return (cam / top if top > 0 else cam).astype(np.float32)
+
+
+def explain_parts(model: keras.Model, parts, size: int = 300) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """For each row's image: the photo at `size` px and its Grad-CAM at the model's input size."""
+    from lib.data import read_image
+
+    model_size = int(model.input_shape[1])
+    photos = [read_image(p, size) for p in parts["path"]]
+    cams = [grad_cam(model, read_image(p, model_size)) for p in parts["path"]]
+    return photos, cams

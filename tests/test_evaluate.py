@@ -1,0 +1,90 @@
+"""Metrics, threshold rules, review band and verdicts on small hand-made score arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lib import evaluate
+
+LABELS = np.array([0, 0, 0, 1, 1, 1])
+SCORES = np.array([0.1, 0.4, 0.7, 0.35, 0.8, 0.9])
+
+
+def test_metrics_at_threshold_count_each_kind_of_mistake():
+    m = evaluate.threshold_metrics(LABELS, SCORES, 0.5)
+    assert (m["tp"], m["fp"], m["fn"], m["tn"]) == (2, 1, 1, 2)
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    assert m["precision"] == pytest.approx(2 / 3) and m["recall"] == pytest.approx(2 / 3)
+
+
+def test_sweep_has_one_row_per_threshold_from_005_to_095():
+    sweep = evaluate.threshold_sweep(LABELS, SCORES)
+    assert list(sweep.threshold) == pytest.approx(np.arange(0.05, 0.951, 0.05))
+    assert sweep.loc[sweep.threshold == 0.5, "missed defects (FN)"].item() == 1
+
+
+def test_full_recall_rule_takes_lowest_defect_score():
+    threshold, why = evaluate.choose_threshold(LABELS, SCORES, "full_recall")
+    assert threshold == 0.35 and "every defect" in why
+    assert evaluate.threshold_metrics(LABELS, SCORES, threshold)["recall"] == 1.0
+
+
+def test_full_recall_rule_refuses_validation_without_defects():
+    with pytest.raises(ValueError, match="no defects"):
+        evaluate.choose_threshold(np.zeros(3), np.array([0.1, 0.2, 0.3]), "full_recall")
+
+
+def test_all_scores_equal_flags_everything_under_full_recall():
+    threshold, _ = evaluate.choose_threshold(LABELS, np.full(6, 0.5), "full_recall")
+    assert evaluate.threshold_metrics(LABELS, np.full(6, 0.5), threshold)["fn"] == 0
+
+
+def test_min_cost_rule_trades_missed_defects_against_scrap():
+    expensive_miss, _ = evaluate.choose_threshold(LABELS, SCORES, "min_cost", 100, 1)
+    assert expensive_miss == 0.35  # catch every defect, scrap one good part
+    expensive_scrap, _ = evaluate.choose_threshold(LABELS, SCORES, "min_cost", 1, 100)
+    assert expensive_scrap == 0.8  # scrap no good part, miss one defect
+
+
+def test_unknown_rule_is_named():
+    with pytest.raises(ValueError, match="unknown threshold rule 'best'"):
+        evaluate.choose_threshold(LABELS, SCORES, "best")
+
+
+def test_review_band_sends_unsure_parts_to_a_person():
+    said = evaluate.verdicts(SCORES, 0.5, 0.3, 0.75)
+    assert list(said) == ["ok", "review", "review", "review", "defect", "defect"]
+    band = evaluate.review_band(LABELS, SCORES, 0.5, 0.3, 0.75)
+    assert band == {"review": 3, "decided": 3, "missed defects outside band": 0,
+                    "scrapped good parts outside band": 0}
+
+
+def test_review_band_must_be_ordered():
+    with pytest.raises(ValueError, match="review_low <= review_high"):
+        evaluate.verdicts(SCORES, 0.5, 0.8, 0.2)
+
+
+def test_headline_table_reports_each_subset():
+    keep = np.array([True, True, False, True, True, True])
+    table = evaluate.headline_table(LABELS, SCORES, 0.5, {"all": slice(None), "clean": keep})
+    assert table.loc["parts", "all"] == 6 and table.loc["parts", "clean"] == 5
+    assert table.loc["scrapped good parts (FP)", "all"] == 1
+    assert table.loc["scrapped good parts (FP)", "clean"] == 0
+
+
+def test_verdicts_and_summary_for_management(tmp_path):
+    point = evaluate.save_operating_point(tmp_path, 0.5, "a stated rule", "full_recall", 0.3, 0.75)
+    assert evaluate.load_operating_point(tmp_path) == point
+    scored = pd.DataFrame({"path": list("abcdef"), "label": LABELS, "score": SCORES})
+    test = evaluate.add_verdicts(scored, point)
+    assert list(test.verdict_at_threshold) == ["ok", "ok", "defect", "ok", "defect", "defect"]
+    text = evaluate.management_summary(test, point, duplicates={"a"})
+    assert "Of 6 test parts" in text and "shipped 0 defective" in text and "sent 3" in text
+    assert "1 of these test files are byte-identical" in text
+
+
+def test_missing_operating_point_says_which_chapter_writes_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="04_evaluate"):
+        evaluate.load_operating_point(tmp_path)

@@ -1,0 +1,108 @@
+"""Networks build, train one epoch with checkpoints and history, repeat with a seed, and resume."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from lib import train
+from lib.data import load_images, make_dataset, scan_dataset
+from lib.models import MODELS, build_model
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_model_maps_images_to_one_probability(name):
+    model = build_model(name, 96)
+    scores = model.predict(np.random.rand(3, 96, 96, 1).astype("float32"), verbose=0)
+    assert scores.shape == (3, 1)
+    assert ((scores >= 0) & (scores <= 1)).all()
+
+
+def test_seed_baseline_is_the_seed_network():
+    model = build_model("seed_baseline", 300)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense",
+                     "Dropout", "Dense", "Dropout", "Dense"]
+    # 300 -> conv s2 149 -> pool 74 -> conv s2 36 -> pool 18: flatten 18 * 18 * 16
+    assert model.count_params() == (9 + 1) * 32 + (9 * 32 + 1) * 16 + (18 * 18 * 16 + 1) * 128 \
+        + (128 + 1) * 64 + (64 + 1)
+
+
+def test_unknown_model_name_lists_the_choices():
+    with pytest.raises(ValueError, match="unknown model 'resnet'.*fast_cnn"):
+        build_model("resnet", 64)
+
+
+def test_compile_passes_metrics_as_metrics():
+    model = train.new_model("fast_cnn", 32, 1e-3, "cosine", 2, 3)
+    assert model.loss == "binary_crossentropy"
+    history = model.fit(np.zeros((4, 32, 32, 1)), np.zeros(4), epochs=1, verbose=0)
+    assert {"loss", "accuracy", "recall", "auc"} <= set(history.history)
+
+
+def _datasets(tree, size=32):
+    table = scan_dataset(tree)
+    images, kept = load_images(table, size)
+    labels = kept.label.to_numpy()
+    train_ds = make_dataset(images, labels, 8, shuffle=True, seed=1)
+    return train_ds, make_dataset(images, labels, 8), images
+
+
+def _train(tree, out, epochs=1, seed=7, callbacks=None):
+    train.set_seed(seed)
+    train_ds, val_ds, images = _datasets(tree)
+    model = train.new_model("fast_cnn", 32, 1e-3, "cosine", epochs, 7)
+    summary = train.fit_model(model, train_ds, val_ds, out, epochs, verbose=0,
+                              extra_callbacks=callbacks)
+    return model, summary, images
+
+
+def test_one_epoch_writes_checkpoint_and_history(casting_tree, tmp_path):
+    _, summary, _ = _train(casting_tree, tmp_path / "run")
+    assert (tmp_path / "run" / "best.keras").is_file()
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert len(history) == 1 and {"loss", "val_loss", "val_accuracy", "seconds"} <= set(history[0])
+    assert summary["epochs_run"] == 1 and summary["best_epoch"] == 1
+    assert isinstance(train.load_model(tmp_path / "run"), keras.Model)
+
+
+def test_same_seed_gives_identical_predictions(casting_tree, tmp_path):
+    first, _, images = _train(casting_tree, tmp_path / "a")
+    second, _, _ = _train(casting_tree, tmp_path / "b")
+    assert np.array_equal(train.predict_scores(first, images), train.predict_scores(second, images))
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_training_resumes_from_saved_epoch(casting_tree, tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        _train(casting_tree, out, epochs=4, callbacks=[_Interrupt()])
+    _, summary, _ = _train(casting_tree, out, epochs=4)
+    history = json.loads((out / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [0, 1, 2, 3]  # epochs 0-1, then 2-3 on resume
+    assert summary["epochs_run"] == 4
+
+
+def test_load_model_names_missing_and_bad_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no model at .*nothing"):
+        train.load_model(tmp_path / "nothing")
+    bad = tmp_path / "model.keras"
+    bad.write_text("not a model")
+    with pytest.raises(ValueError, match="model.keras is not a Keras model"):
+        train.load_model(bad)
+
+
+@pytest.mark.skipif(not __import__("tensorflow").config.list_physical_devices("GPU"),
+                    reason="MirroredStrategy is tested only where a GPU is present")
+def test_mirrored_distribution_builds_the_model():
+    with train.distribution_scope("mirrored"):
+        model = build_model("fast_cnn", 32)
+    assert model.output_shape == (None, 1)
