@@ -27,7 +27,7 @@ def grad_cam(model: keras.Model, image: np.ndarray, layer_name: str | None = Non
     return (cam / top if top > 0 else cam).astype(np.float32)
 
 
-def explain_parts(model: keras.Model, parts, size: int = 300) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def explain_parts(model: keras.Model, parts, size: int = 160) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """For each row's image: the photo at `size` px and its Grad-CAM at the model's input size."""
     from lib.data import read_image
 

@@ -76,14 +76,19 @@ def package_versions() -> dict[str, str]:
 
 
 def render_html(notebook: Path, target: Path) -> None:
-    """Render an executed notebook to self-contained HTML with the code hidden."""
+    """Render an executed notebook to self-contained HTML, code and stderr logs hidden."""
     import nbformat
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(TEMPLATES)],
                             exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True, embed_images=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    executed = nbformat.read(notebook, as_version=4)
+    for cell in executed.cells:  # library log lines on stderr are for analysts, not the report
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs
+                            if not (o.output_type == "stream" and o.name == "stderr")]
+    body, _ = exporter.from_notebook_node(executed)
     target.write_text(body, encoding="utf-8")
 
 

@@ -1,0 +1,126 @@
+"""Shop-floor changes to test photos (light, contrast, blur, noise, JPEG, shift, rotation); a bench check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from lib.data import resize_image
+from lib.evaluate import threshold_metrics
+
+
+def _affine(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    size = image.shape[1], image.shape[0]
+    return cv2.warpAffine(image, matrix, size, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _jpeg(image: np.ndarray, quality: float) -> np.ndarray:
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    return cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
+
+
+def _rotate(image: np.ndarray, degrees: float) -> np.ndarray:
+    centre = (image.shape[1] / 2, image.shape[0] / 2)
+    return _affine(image, cv2.getRotationMatrix2D(centre, degrees, 1.0))
+
+
+def _shift(image: np.ndarray, fraction: float) -> np.ndarray:
+    dx = fraction * image.shape[1]
+    return _affine(image, np.float32([[1, 0, dx], [0, 1, dx]]))
+
+
+def _clip(values: np.ndarray) -> np.ndarray:
+    return np.clip(values, 0, 255).astype(np.uint8)
+
+
+def _contrast(image: np.ndarray, fraction: float) -> np.ndarray:
+    mean = image.mean()
+    return _clip(mean + (image.astype(np.float32) - mean) * (1 - fraction))
+
+
+# name -> (function(image, strength, rng), strengths, what a strength means)
+PERTURBATIONS: dict[str, tuple[Callable, list[float], str]] = {
+    "darker": (lambda im, s, rng: _clip(im * (1.0 - s)), [0.2, 0.4], "fraction of light removed"),
+    "brighter": (lambda im, s, rng: _clip(im * (1.0 + s)), [0.2, 0.4], "fraction of light added"),
+    "lower contrast": (lambda im, s, rng: _contrast(im, s), [0.3, 0.5], "fraction of contrast removed"),
+    "blur": (lambda im, s, rng: cv2.GaussianBlur(im, (0, 0), s), [1.0, 2.0], "Gaussian sigma, px"),
+    "sensor noise": (lambda im, s, rng: _clip(im + rng.normal(0.0, s, im.shape)), [5.0, 10.0],
+                     "noise sd, grey levels"),
+    "JPEG compression": (lambda im, s, rng: _jpeg(im, s), [30, 10], "JPEG quality"),
+    "shift": (lambda im, s, rng: _shift(im, s), [0.03, 0.06], "fraction of the frame"),
+    "rotation": (lambda im, s, rng: _rotate(im, s), [10.0, 45.0], "degrees"),
+}
+
+
+def perturb(image: np.ndarray, name: str, strength: float, seed: int = 0) -> np.ndarray:
+    """One named shop-floor change applied to a full-size uint8 grayscale photo."""
+    if name not in PERTURBATIONS:
+        raise ValueError(f"unknown change '{name}'; known: {', '.join(PERTURBATIONS)}")
+    return PERTURBATIONS[name][0](image, strength, np.random.default_rng(seed))
+
+
+def robustness_table(model, photos: np.ndarray, labels: np.ndarray, threshold: float,
+                     seed: int = 0) -> pd.DataFrame:
+    """Accuracy, missed defects and scrapped good parts for each change and strength (and none)."""
+    size = int(model.input_shape[1])
+
+    def score(images: list[np.ndarray]) -> np.ndarray:
+        x = np.stack([resize_image(im, size) for im in images])[..., None].astype(np.float32) / 255
+        return model.predict(x, batch_size=64, verbose=0).reshape(-1)
+
+    rows = [("none", 0.0, "", score(list(photos)))]
+    for name, (_, strengths, meaning) in PERTURBATIONS.items():
+        for strength in strengths:
+            changed = [perturb(im, name, strength, seed + i) for i, im in enumerate(photos)]
+            rows.append((name, strength, meaning, score(changed)))
+    table = []
+    for name, strength, meaning, scores in rows:
+        m = threshold_metrics(labels, scores, threshold)
+        table.append({"change": name, "strength": strength, "strength means": meaning,
+                      "accuracy": m["accuracy"], "missed defects (FN)": m["fn"],
+                      "scrapped good parts (FP)": m["fp"]})
+    return pd.DataFrame(table)
+
+
+def background_mask(size: int, part_radius: float = 0.46) -> np.ndarray:
+    """True outside a centred disc of part_radius x size: the bench around the impeller."""
+    yy, xx = np.mgrid[:size, :size]
+    centre = (size - 1) / 2
+    return (yy - centre) ** 2 + (xx - centre) ** 2 > (part_radius * size) ** 2
+
+
+def background_features(images: np.ndarray, bins: int = 16) -> np.ndarray:
+    """Per image: a normalised histogram, mean and sd of the background pixels only."""
+    mask = background_mask(images.shape[1])
+    rows = []
+    for image in images:
+        pixels = image[mask].astype(np.float32)
+        hist = np.histogram(pixels, bins=bins, range=(0, 256))[0] / pixels.size
+        rows.append(np.concatenate([hist, [pixels.mean() / 255, pixels.std() / 255]]))
+    return np.array(rows)
+
+
+def background_predicts_class(images: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
+    """Cross-validated accuracy of a logistic regression on background pixels alone, and chance."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=seed))
+    scores = cross_val_score(model, background_features(images), labels, cv=5)
+    chance = max(np.mean(labels), 1 - np.mean(labels))
+    return {"background accuracy": float(scores.mean()), "background accuracy sd": float(scores.std()),
+            "chance (majority class)": float(chance)}
+
+
+def change_gallery(photo: np.ndarray, seed: int = 0) -> tuple[list[np.ndarray], list[str]]:
+    """The photo unchanged and under each change at its strongest strength, with titles."""
+    images, titles = [photo], ["unchanged"]
+    for name, (_, strengths, meaning) in PERTURBATIONS.items():
+        images.append(perturb(photo, name, strengths[-1], seed))
+        titles.append(f"{name}\n{strengths[-1]:g} ({meaning})")
+    return images, titles
