@@ -20,8 +20,8 @@ TRAIN_NOTEBOOK = NOTEBOOKS_DIR / "03_train.ipynb"
 DEFAULTS = {"val_fraction": 0.2, "seed": 42, "subset": 0, "data_dir": "", "verbose": 2}
 
 
-def recipe(path: Path) -> dict:
-    """A params file's training settings over the train notebook's defaults; the file is checked whole."""
+def recipe(path: Path, notebook: Path = TRAIN_NOTEBOOK) -> dict:
+    """A params file's settings for one notebook over that notebook's defaults; the file is checked whole."""
     import ast
 
     import papermill
@@ -29,12 +29,12 @@ def recipe(path: Path) -> dict:
     params = load_params(path)
     validate_params(params, declared_parameters(sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))), path)
     defaults = {k: ast.literal_eval(v["default"])
-                for k, v in papermill.inspect_notebook(str(TRAIN_NOTEBOOK)).items()}
+                for k, v in papermill.inspect_notebook(str(notebook)).items()}
     return {**defaults, **DEFAULTS, **{k: v for k, v in params.items() if k in defaults}}
 
 
-def bench_one(p: dict, out: Path) -> tuple[dict, pd.DataFrame]:
-    """Train one recipe into out/, then score the test JPEGs; its row of figures and its history."""
+def train_recipe(p: dict, out: Path):
+    """Train one recipe into out/; return the best model, the split table and the training summary."""
     train.set_seed(p["seed"])
     table = data.load_table(p["data_dir"] or None, p["val_fraction"], p["seed"], p["subset"])
     train_ds, val_ds, steps = train.training_datasets(table, p["image_size"], p["batch_size"],
@@ -42,7 +42,12 @@ def bench_one(p: dict, out: Path) -> tuple[dict, pd.DataFrame]:
     model = train.new_model(p["model_name"], p["image_size"], p["learning_rate"], p["lr_schedule"],
                             p["epochs"], steps)
     summary = train.fit_model(model, train_ds, val_ds, out, p["epochs"], p["patience"], p["verbose"])
-    best = train.load_model(out)
+    return train.load_model(out), table, summary
+
+
+def bench_one(p: dict, out: Path) -> tuple[dict, pd.DataFrame]:
+    """Train one recipe into out/, then score the test JPEGs; its row of figures and its history."""
+    best, table, summary = train_recipe(p, out)
     test = table[table["split"] == "test"]
     paths = test["path"].tolist()
     score_files(best, paths[:64])  # warm-up: the first call traces the model

@@ -130,13 +130,13 @@ def load_images(
         raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
         results = list(pool.map(lambda p: try_read_image(p, size), table["path"]))
-    problems = [(path, err) for path, (_, err) in zip(table["path"], results) if err]
+    problems = [(path, err) for path, (_, _, err) in zip(table["path"], results) if err]
     if problems and on_error == "raise":
         raise DataError("; ".join(err for _, err in problems))
     if problems:
         _warn_skipped(problems)
-    ok = np.array([err is None for _, err in results], dtype=bool)
-    images = np.stack([img for img, err in results if err is None]) if ok.any() else np.zeros(
+    ok = np.array([not err for _, _, err in results], dtype=bool)
+    images = np.stack([img for img, _, err in results if not err]) if ok.any() else np.zeros(
         (0, size, size), np.uint8
     )
     return images, table[ok].reset_index(drop=True)
@@ -175,12 +175,14 @@ def _looks_like_image(path: Path) -> bool:
     return not path.name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def try_read_image(path: str, size: int) -> tuple[np.ndarray | None, str | None]:
-    """(image, None) for a readable file, (None, the error message naming it) otherwise."""
+def try_read_image(path: str, size: int) -> tuple[np.ndarray | None, str, str]:
+    """(image at size x size, note, '') for a readable file, (None, '', error naming it) otherwise."""
     try:
-        return read_image(path, size), None
+        image = decode_image(path)
     except DataError as err:
-        return None, str(err)
+        return None, "", str(err)
+    note = "" if image.shape == (size, size) else f"resized from {image.shape[1]}x{image.shape[0]}"
+    return resize_image(image, size), note, ""
 
 
 def _warn_skipped(problems: list[tuple[object, str]]) -> None:

@@ -17,20 +17,10 @@ import keras
 import numpy as np
 import pandas as pd
 
-from lib.data import DataError, decode_image, resize_image
+from lib.data import try_read_image
 
 COLUMNS = ["path", "verdict", "defect_probability", "threshold", "review_low", "review_high",
            "run_id", "note", "error"]
-
-
-def load_for_model(path: str, size: int) -> tuple[np.ndarray | None, str, str]:
-    """(image at size x size, note, '') for a readable file, (None, '', error) otherwise."""
-    try:
-        image = decode_image(path)
-    except DataError as err:
-        return None, "", str(err)
-    note = "" if image.shape == (size, size) else f"resized from {image.shape[1]}x{image.shape[0]}"
-    return resize_image(image, size), note, ""
 
 
 def score_files(model: keras.Model, paths: Sequence[str], batch_size: int = 64,
@@ -41,7 +31,7 @@ def score_files(model: keras.Model, paths: Sequence[str], batch_size: int = 64,
     notes, errors = [""] * len(paths), [""] * len(paths)
     batch, where = [], []
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        loaded = pool.map(lambda p: load_for_model(p, size), paths)
+        loaded = pool.map(lambda p: try_read_image(p, size), paths)
         if progress:
             from tqdm.auto import tqdm
 
