@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from lib import data, evaluate, train
-from lib.inspect import score_files
+from lib.inspect import fast_predictor, score_files
 from lib.params import ParamsError, declared_parameters, load_params, validate_params
 from lib.report import NOTEBOOKS_DIR, OUTPUTS_DIR, new_run_dir
 
@@ -49,12 +49,13 @@ def bench_one(p: dict, out: Path) -> tuple[dict, pd.DataFrame]:
     """Train one recipe into out/, then score the test JPEGs; its row of figures and its history."""
     best, table, summary = train_recipe(p, out)
     test = table[table["split"] == "test"]
-    paths = test["path"].tolist()
-    score_files(best, paths[:64])  # warm-up: the first call traces the model
+    paths, size = test["path"].tolist(), int(best.input_shape[1])
+    predict = fast_predictor(best)
+    score_files(predict, size, paths[:64])  # warm-up
     start = time.perf_counter()
-    scores = score_files(best, paths, batch_size=64)["defect_probability"].to_numpy()
+    scores = score_files(predict, size, paths, batch_size=64)["defect_probability"].to_numpy()
     throughput = len(test) / (time.perf_counter() - start)
-    latency = single_image_latency(best, paths[:200])
+    latency = single_image_latency(predict, size, paths[:200])
     m = evaluate.threshold_metrics(test["label"].to_numpy(), scores, 0.5)
     row = {"model": p["model_name"], "image px": p["image_size"], "epochs": summary["epochs_run"],
            "train wall s": round(summary["train_seconds"], 1),
@@ -65,12 +66,12 @@ def bench_one(p: dict, out: Path) -> tuple[dict, pd.DataFrame]:
     return row, pd.read_csv(out / train.HISTORY_CSV)
 
 
-def single_image_latency(model, paths: list[str], percentile: float = 95) -> float:
+def single_image_latency(predict, size: int, paths: list[str], percentile: float = 95) -> float:
     """The given percentile of milliseconds to answer one image file at a time (model loaded)."""
     times = []
     for path in paths:
         start = time.perf_counter()
-        score_files(model, [path])
+        score_files(predict, size, [path])
         times.append(1000 * (time.perf_counter() - start))
     return float(np.percentile(times, percentile))
 

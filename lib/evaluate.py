@@ -96,9 +96,10 @@ def classification_text(labels: np.ndarray, scores: np.ndarray, threshold: float
 
 def score_table(model, table: pd.DataFrame, batch_size: int = 64) -> pd.DataFrame:
     """The rows whose image could be read, with the model's defect probability in 'score'."""
-    from lib.inspect import score_files
+    from lib.inspect import fast_predictor, score_files
 
-    scored = score_files(model, table["path"].tolist(), batch_size)
+    scored = score_files(fast_predictor(model), int(model.input_shape[1]), table["path"].tolist(),
+                         batch_size)
     readable = (scored["error"] == "").to_numpy()
     return table.assign(score=scored["defect_probability"].to_numpy())[readable].reset_index(drop=True)
 

@@ -1,7 +1,8 @@
 """Turn photos of new parts into verdicts with a trained model: `python -m lib.inspect PATH... --model RUN`.
 
-Decoding runs in a thread pool, overlapped with batched prediction. Every file found gets one row
-in the CSV; an unreadable one gets its error and no verdict, and the exit status is then 1.
+Decoding runs in a thread pool, overlapped with batched prediction by a TensorFlow Lite copy of
+the model. Every file found gets one row in the CSV; an unreadable one gets its error and no
+verdict, and the exit status is then 1.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,10 +24,41 @@ COLUMNS = ["path", "verdict", "defect_probability", "threshold", "review_low", "
            "run_id", "note", "error"]
 
 
-def score_files(model: keras.Model, paths: Sequence[str], batch_size: int = 64,
-                progress: bool = False) -> pd.DataFrame:
-    """One row per path: defect_probability (NaN if unreadable), note, error."""
-    size = int(model.input_shape[1])
+def fast_predictor(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
+    """The model as TensorFlow Lite on XNNPACK: (N, H, W) uint8 images to N defect probabilities.
+
+    Same scores as Keras (to float rounding), about 1.7 times faster on a two-core CPU.
+    """
+    import contextlib
+    import io
+    import warnings
+
+    import tensorflow as tf
+
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        flatbuffer = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+        interpreter = tf.lite.Interpreter(model_content=flatbuffer, num_threads=os.cpu_count())
+    source = interpreter.get_input_details()[0]["index"]
+    target = interpreter.get_output_details()[0]["index"]
+    shape: list[int] = []
+
+    def predict(images: np.ndarray) -> np.ndarray:
+        x = images[..., None].astype(np.float32) / 255.0
+        if list(x.shape) != shape:
+            interpreter.resize_tensor_input(source, list(x.shape))
+            interpreter.allocate_tensors()
+            shape[:] = x.shape
+        interpreter.set_tensor(source, x)
+        interpreter.invoke()
+        return interpreter.get_tensor(target).reshape(-1).copy()
+
+    return predict
+
+
+def score_files(predict: Callable[[np.ndarray], np.ndarray], size: int, paths: Sequence[str],
+                batch_size: int = 64, progress: bool = False) -> pd.DataFrame:
+    """One row per path: defect_probability (NaN if unreadable), note, error; decoding overlaps prediction."""
     scores = np.full(len(paths), np.nan, np.float32)
     notes, errors = [""] * len(paths), [""] * len(paths)
     batch, where = [], []
@@ -43,10 +75,10 @@ def score_files(model: keras.Model, paths: Sequence[str], batch_size: int = 64,
             batch.append(image)
             where.append(i)
             if len(batch) == batch_size:
-                scores[where] = _predict(model, batch)
+                scores[where] = predict(np.stack(batch))
                 batch, where = [], []
     if batch:
-        scores[where] = _predict(model, batch)
+        scores[where] = predict(np.stack(batch))
     return pd.DataFrame({"path": [str(p) for p in paths], "defect_probability": scores,
                          "note": notes, "error": errors})
 
@@ -85,7 +117,7 @@ def inspect_files(model: keras.Model, point: dict, run_id: str, files: Sequence[
     """The verdict table (COLUMNS) for the files: one row each, errors kept."""
     from lib.evaluate import verdicts
 
-    rows = score_files(model, files, batch_size, progress)
+    rows = score_files(fast_predictor(model), int(model.input_shape[1]), files, batch_size, progress)
     readable = rows["error"] == ""
     said = verdicts(rows["defect_probability"].fillna(0).to_numpy(), point["threshold"],
                     point["review_low"], point["review_high"])
@@ -126,11 +158,6 @@ def main(argv: list[str] | None = None) -> int:
     for error in rows.loc[rows["error"] != "", "error"]:
         print(f"error: {error}", file=sys.stderr)
     return 1 if (rows["error"] != "").any() else 0
-
-
-def _predict(model: keras.Model, images: list[np.ndarray]) -> np.ndarray:
-    x = np.stack(images)[..., None].astype(np.float32) / 255.0
-    return np.asarray(model.predict_on_batch(x)).reshape(-1)
 
 
 if __name__ == "__main__":

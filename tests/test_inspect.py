@@ -92,3 +92,14 @@ def test_bad_model_path_is_named(mixed_folder, tmp_path, capsys, make_model, mes
 def test_missing_input_path_is_named(run_dir, tmp_path, capsys):
     assert main([str(tmp_path / "absent"), "--model", str(run_dir)]) == 2
     assert "no such file or folder: " in capsys.readouterr().err
+
+
+def test_fast_predictor_gives_the_keras_scores():
+    from lib.inspect import fast_predictor
+
+    model = build_model("fast_cnn", 32)
+    images = np.random.default_rng(0).integers(0, 256, (5, 32, 32)).astype(np.uint8)
+    expected = model.predict(images[..., None] / 255.0, verbose=0).reshape(-1)
+    predict = fast_predictor(model)
+    assert np.allclose(predict(images), expected, atol=1e-5)
+    assert np.allclose(predict(images[:2]), expected[:2], atol=1e-5)  # a smaller last batch
