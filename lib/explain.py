@@ -29,9 +29,9 @@ def grad_cam(model: keras.Model, image: np.ndarray, layer_name: str | None = Non
 
 def explain_parts(model: keras.Model, parts, size: int = 160) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """For each row's image: the photo at `size` px and its Grad-CAM at the model's input size."""
-    from lib.data import read_image
+    from lib.data import decode_image, resize_image
 
     model_size = int(model.input_shape[1])
-    photos = [read_image(p, size) for p in parts["path"]]
-    cams = [grad_cam(model, read_image(p, model_size)) for p in parts["path"]]
-    return photos, cams
+    originals = [decode_image(p) for p in parts["path"]]
+    cams = [grad_cam(model, resize_image(image, model_size)) for image in originals]
+    return [resize_image(image, size) for image in originals], cams

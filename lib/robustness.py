@@ -10,6 +10,7 @@ import pandas as pd
 
 from lib.data import resize_image
 from lib.evaluate import threshold_metrics
+from lib.inspect import fast_predictor
 
 
 def _affine(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -65,11 +66,10 @@ def perturb(image: np.ndarray, name: str, strength: float, seed: int = 0) -> np.
 def robustness_table(model, photos: np.ndarray, labels: np.ndarray, threshold: float,
                      seed: int = 0) -> pd.DataFrame:
     """Accuracy, missed defects and scrapped good parts for each change and strength (and none)."""
-    size = int(model.input_shape[1])
+    size, predict = int(model.input_shape[1]), fast_predictor(model)
 
     def score(images: list[np.ndarray]) -> np.ndarray:
-        x = np.stack([resize_image(im, size) for im in images])[..., None].astype(np.float32) / 255
-        return model.predict(x, batch_size=64, verbose=0).reshape(-1)
+        return predict(np.stack([resize_image(im, size) for im in images]))
 
     rows = [("none", 0.0, "", score(list(photos)))]
     for name, (_, strengths, meaning) in PERTURBATIONS.items():

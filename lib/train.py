@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import keras
-import numpy as np
 import pandas as pd
 
 from lib.models import build_model, compile_model
@@ -94,7 +93,8 @@ def fit_model(model: keras.Model, train_ds, val_ds, run_dir: str | Path, epochs:
         keras.callbacks.CSVLogger(str(history_csv), append=True),
         *(extra_callbacks or []),
     ]
-    model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose)
+    model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose,
+              shuffle=False)  # the tf.data pipeline shuffles
     history = pd.read_csv(history_csv)
     history.to_json(run_dir / HISTORY_JSON, orient="records", indent=1)
     best = int(history["val_loss"].idxmin())
@@ -119,12 +119,6 @@ def why_stopped(summary: dict, patience: int, epochs: int) -> str:
             f"(validation loss {summary['best_val_loss']:.4f}, accuracy "
             f"{summary['best_val_accuracy']:.2%}); training {reason}, in "
             f"{summary['train_seconds']:.0f} s of wall time.")
-
-
-def predict_scores(model: keras.Model, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
-    """Defect probabilities for (N, H, W) uint8 images, as a float array of N."""
-    x = images[..., None].astype(np.float32) / 255.0
-    return model.predict(x, batch_size=batch_size, verbose=0).reshape(-1)
 
 
 def load_model(path: str | Path) -> keras.Model:
