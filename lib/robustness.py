@@ -63,9 +63,9 @@ def perturb(image: np.ndarray, name: str, strength: float, seed: int = 0) -> np.
     return PERTURBATIONS[name][0](image, strength, np.random.default_rng(seed))
 
 
-def robustness_table(model, photos: np.ndarray, labels: np.ndarray, threshold: float,
+def robustness_table(model, photos: np.ndarray, labels: np.ndarray, thresholds: dict[str, float],
                      seed: int = 0) -> pd.DataFrame:
-    """Accuracy, missed defects and scrapped good parts for each change and strength (and none)."""
+    """Accuracy, missed defects and scrapped parts per change and strength (and none), per threshold."""
     size, predict = int(model.input_shape[1]), fast_predictor(model)
 
     def score(images: list[np.ndarray]) -> np.ndarray:
@@ -78,10 +78,12 @@ def robustness_table(model, photos: np.ndarray, labels: np.ndarray, threshold: f
             rows.append((name, strength, meaning, score(changed)))
     table = []
     for name, strength, meaning, scores in rows:
-        m = threshold_metrics(labels, scores, threshold)
-        table.append({"change": name, "strength": strength, "strength means": meaning,
-                      "accuracy": m["accuracy"], "missed defects (FN)": m["fn"],
-                      "scrapped good parts (FP)": m["fp"]})
+        row = {"change": name, "strength": strength, "strength means": meaning}
+        for label, threshold in thresholds.items():
+            m = threshold_metrics(labels, scores, threshold)
+            row |= {f"accuracy at {label}": m["accuracy"], f"FN at {label}": m["fn"],
+                    f"FP at {label}": m["fp"]}
+        table.append(row)
     return pd.DataFrame(table)
 
 

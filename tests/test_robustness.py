@@ -34,3 +34,18 @@ def test_background_check_finds_a_bench_that_gives_the_class_away():
     leaky = robustness.background_predicts_class(images, labels)
     assert leaky["background accuracy"] > 0.95
     assert fair["background accuracy"] < leaky["background accuracy"]
+
+
+def test_table_has_a_row_per_change_and_strength_for_each_threshold():
+    from lib.models import build_model
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(6) % 2
+    photos = np.stack([fake_part(rng, bool(y), 64) for y in labels])
+    table = robustness.robustness_table(build_model("fast_cnn", 32), photos, labels,
+                                        {"0.5": 0.5, "low": 0.01})
+    expected = 1 + sum(len(s) for _, s, _ in robustness.PERTURBATIONS.values())
+    assert len(table) == expected and table.change.iloc[0] == "none"
+    for label in ("0.5", "low"):
+        assert ((table[f"FN at {label}"] + table[f"FP at {label}"]) ==
+                ((1 - table[f"accuracy at {label}"]) * 6).round().astype(int)).all()
