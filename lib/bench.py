@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         recipes = [recipe(args.seed_recipe), recipe(args.our_recipe)]
-        data.find_data_dir(args.data_dir or None)
+        for p in recipes:
+            data.find_data_dir(args.data_dir or p["data_dir"] or None)
     except (ParamsError, data.DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         p = recipe(args.params)
         ev = recipe(args.params, NOTEBOOKS_DIR / "04_evaluate.ipynb")
-        data.find_data_dir(args.data_dir or None)
+        data.find_data_dir(args.data_dir or p["data_dir"] or None)
     except (ParamsError, data.DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -31,6 +31,14 @@ def test_bench_prints_a_row_per_model_and_the_time_ratio(tmp_path, casting_tree,
     assert ((1 - table["test acc"]) * 12).round().astype(int).equals(mistakes)
 
 
+def test_bench_names_a_missing_data_folder_from_the_params_file(tmp_path, capsys):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"data_dir: {tmp_path / 'nowhere'}\n")
+    assert bench.main(["--seed-recipe", str(recipe), "--our-recipe", str(recipe),
+                       "--outputs", str(tmp_path / "out")]) == 1
+    assert f"data folder not found: {tmp_path / 'nowhere'}" in capsys.readouterr().err
+
+
 def test_bench_refuses_an_unknown_parameter(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("epoch: 3\n")
