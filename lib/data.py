@@ -17,7 +17,6 @@ DATA_ENV_VAR = "CASTING_DATA_DIR"
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data" / "casting_data"
 SPLITS = ("train", "test")
 CLASSES = {"def_front": 1, "ok_front": 0}  # defect is the positive class
-CLASS_NAMES = {1: "defect", 0: "ok"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 GET_DATA_HINT = (
     "Get the Kaggle data set ravirajsinh45/real-life-industrial-dataset-of-casting-product "
