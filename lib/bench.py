@@ -93,14 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         recipes = [recipe(args.seed_recipe), recipe(args.our_recipe)]
         for p in recipes:
-            data.find_data_dir(args.data_dir or p["data_dir"] or None)
+            p["data_dir"] = args.data_dir or p["data_dir"]
+            data.find_data_dir(p["data_dir"] or None)
     except (ParamsError, data.DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     out = new_run_dir(args.outputs, "bench", dt.datetime.now())
     rows, histories = [], []
     for p, name in zip(recipes, ("seed", "ours")):
-        p["data_dir"] = args.data_dir or p["data_dir"]
         print(f"== training {p['model_name']} ({name} recipe) ==", flush=True)
         row, history = bench_one(p, out / name)
         rows.append(row)

@@ -79,8 +79,8 @@ def review_band(labels: np.ndarray, scores: np.ndarray, threshold: float, low: f
 
 def confusion_table(labels: np.ndarray, scores: np.ndarray, threshold: float) -> pd.DataFrame:
     """Confusion counts: rows actual ok/defect, columns predicted ok/defect."""
-    predicted = (np.asarray(scores) >= threshold).astype(int)
-    counts = confusion_matrix(np.asarray(labels).astype(int), predicted, labels=[0, 1])
+    m = threshold_metrics(labels, scores, threshold)
+    counts = [[m["tn"], m["fp"]], [m["fn"], m["tp"]]]
     return pd.DataFrame(counts, index=pd.Index(["ok", "defect"], name="actual"),
                         columns=pd.Index(["ok", "defect"], name="predicted"))
 
@@ -137,16 +137,16 @@ def add_verdicts(scored: pd.DataFrame, point: dict) -> pd.DataFrame:
 def management_summary(test: pd.DataFrame, point: dict, duplicates: set[str]) -> str:
     """Plain sentences for plant management: shipped defects, scrapped parts, reviews, and why."""
     n, defects = len(test), int((test["true_class"] == "defect").sum())
-    auto = test[test["verdict"] != "review"]
-    shipped = int(((auto["verdict"] == "ok") & (auto["true_class"] == "defect")).sum())
-    scrapped = int(((auto["verdict"] == "defect") & (auto["true_class"] == "ok")).sum())
+    band = review_band(test["label"], test["score"], point["threshold"], point["review_low"],
+                       point["review_high"])
     plain = test["verdict_at_threshold"] != test["true_class"]
     clean = test[~test["path"].isin(duplicates)]
     clean_wrong = int((clean["verdict_at_threshold"] != clean["true_class"]).sum())
     return (
         f"**Of {n} test parts** ({defects} defective, {n - defects} good), the network would have "
-        f"**shipped {shipped} defective part(s)**, **scrapped {scrapped} good part(s)**, and "
-        f"**sent {int((test['verdict'] == 'review').sum())} to a person for review** "
+        f"**shipped {band['missed defects outside band']} defective part(s)**, **scrapped "
+        f"{band['scrapped good parts outside band']} good part(s)**, and "
+        f"**sent {band['review']} to a person for review** "
         f"(scores between {point['review_low']} and {point['review_high']}).\n\n"
         f"A part is called defective when its score is at least **{point['threshold']:.4f}**: "
         f"{point['why']}. This was fixed on the validation split before the test parts were "
