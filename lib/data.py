@@ -85,11 +85,26 @@ def take_subset(table: pd.DataFrame, per_class: int, seed: int = 0) -> pd.DataFr
 
 def load_table(
     data_dir: str | os.PathLike | None = None, val_fraction: float = 0.2, seed: int = 0,
-    subset: int = 0,
+    subset: int = 0, split: str = "published", test_fraction: float = 0.1, near_twin_cutoff: float = 0.6,
+    cache_dir: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
-    """Find, scan, optionally subset, and split the data: one row per image, split train/val/test."""
+    """Find, scan, optionally subset, and split the data: one row per image, split train/val/test.
+
+    split 'published' keeps the data set's test folder and holds out val_fraction of train;
+    'grouped' re-splits all images so that near-twin groups (lib/near_duplicates.py) never straddle
+    train, val and test, with test_fraction of all images as test and val_fraction of the rest as val;
+    the near-twin pairs are computed once and kept in cache_dir (default outputs/cache).
+    """
     table = take_subset(scan_dataset(find_data_dir(data_dir)), subset, seed)
-    return split_train_val(table, val_fraction, seed)
+    if split == "published":
+        return split_train_val(table, val_fraction, seed)
+    if split == "grouped":
+        from lib import near_duplicates
+
+        groups = near_duplicates.flag_near_twins(table, near_twin_cutoff, cache_dir)["twin_group"]
+        regrouped = near_duplicates.grouped_split(table, groups, test_fraction, val_fraction, seed)
+        return near_duplicates.with_twin_flags(regrouped, groups)
+    raise ValueError(f"unknown split '{split}'; choose 'published' or 'grouped'")
 
 
 def decode_image(path: str | os.PathLike) -> np.ndarray:

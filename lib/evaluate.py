@@ -134,7 +134,8 @@ def add_verdicts(scored: pd.DataFrame, point: dict) -> pd.DataFrame:
     )
 
 
-def management_summary(test: pd.DataFrame, point: dict, duplicates: set[str]) -> str:
+def management_summary(test: pd.DataFrame, point: dict, duplicates: set[str],
+                       near_twins: set[str] | None = None) -> str:
     """Plain sentences for plant management: shipped defects, scrapped parts, reviews, and why."""
     n, defects = len(test), int((test["true_class"] == "defect").sum())
     band = review_band(test["label"], test["score"], point["threshold"], point["review_low"],
@@ -155,7 +156,16 @@ def management_summary(test: pd.DataFrame, point: dict, duplicates: set[str]) ->
         f"{int(plain.sum())} mistake(s) in {n} parts ({plain.mean():.2%}).\n\n"
         f"Caution: {n - len(clean)} of these test files are byte-identical copies of training "
         f"files. On the {len(clean)} others it made {clean_wrong} mistake(s) at that threshold."
+        + ("" if near_twins is None else _unseen_sentence(test, near_twins))
     )
+
+
+def _unseen_sentence(test: pd.DataFrame, near_twins: set[str]) -> str:
+    unseen = test[~test["path"].isin(near_twins)]
+    wrong = int((unseen["verdict_at_threshold"] != unseen["true_class"]).sum())
+    return (f" Moreover, {len(test) - len(unseen)} test parts are the same photograph as a training "
+            f"part, turned, mirrored or zoomed (chapter 1). On the {len(unseen)} parts the network had "
+            f"truly never seen, it made {wrong} mistake(s) at that threshold.")
 
 
 def headline_table(labels: np.ndarray, scores: np.ndarray, threshold: float,
@@ -171,5 +181,5 @@ def headline_table(labels: np.ndarray, scores: np.ndarray, threshold: float,
                          "recall": m["recall"], "F1": m["f1"], "missed defects (FN)": m["fn"],
                          "scrapped good parts (FP)": m["fp"],
                          "ROC AUC": roc_auc_score(y, s) if len(set(y)) == 2 else float("nan"),
-                         "Brier score": brier_score_loss(y, s)}
+                         "Brier score": brier_score_loss(y, s) if len(y) else float("nan")}
     return pd.DataFrame(columns)

@@ -236,3 +236,29 @@ def verdict_titles(parts: pd.DataFrame) -> list[str]:
 def verdict_colors(parts: pd.DataFrame) -> list[str]:
     """Blue where the verdict at the threshold is right, red where wrong."""
     return [RIGHT if t == v else WRONG for t, v in zip(parts["true_class"], parts["verdict_at_threshold"])]
+
+
+def similarity_hist(matches: pd.DataFrame, cutoff: float) -> plt.Figure:
+    """Histogram (log counts) of each image's best near-twin similarity, with the cut-off marked."""
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    sns.histplot(matches, x="similarity", hue="class_name", bins=np.linspace(0, 1, 41), multiple="stack",
+                 ax=ax)
+    ax.set_yscale("log")
+    ax.axvline(cutoff, color="black", linestyle="--")
+    ax.text(cutoff, ax.get_ylim()[1], f" cut-off {cutoff}", va="top", fontsize=9)
+    ax.set_xlabel("best similarity to a train/validation image (fine-detail correlation after alignment)")
+    ax.set_ylabel("test images")
+    fig.tight_layout()
+    return fig
+
+
+def show_pairs(pairs: pd.DataFrame, titles: Sequence[str], per_row: int = 2, size: float = 2.2
+               ) -> plt.Figure:
+    """Each row's `path` image beside its `match` image, `per_row` pairs to a row of the grid."""
+    from lib.data import read_image
+
+    images, captions = [], []
+    for row, title in zip(pairs.itertuples(), titles):
+        images += [read_image(row.path, 300), read_image(row.match, 300)]
+        captions += [title, f"its match ({row.class_match})"]
+    return show_images(images, captions, ncols=2 * per_row, size=size)

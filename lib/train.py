@@ -76,8 +76,29 @@ class EpochClock(keras.callbacks.Callback):
             logs["seconds"] = self.offset + time.perf_counter() - self.start
 
 
+class PreciseBatchNorm(keras.callbacks.Callback):
+    """Before each validation, re-estimates batch-norm statistics on a few training batches.
+
+    Under a high learning rate the moving averages lag behind the weights, and validation with
+    them can collapse (every part called defective) although the network is fine: "precise BN"
+    (Wu and Johnson, 2021) measures the statistics afresh with the current weights.
+    """
+
+    def __init__(self, batches, num_batches: int):
+        super().__init__()
+        self.batches = batches
+        self.num_batches = num_batches
+
+    def on_test_begin(self, logs=None):
+        has_norm = any(isinstance(layer, keras.layers.BatchNormalization) for layer in self.model.layers)
+        if has_norm and self.num_batches:
+            for images, _ in self.batches.take(self.num_batches):
+                self.model(images, training=True)  # updates the moving statistics, not the weights
+
+
 def fit_model(model: keras.Model, train_ds, val_ds, run_dir: str | Path, epochs: int,
-              patience: int = 5, verbose: int = 2, extra_callbacks: list | None = None) -> dict:
+              patience: int = 5, verbose: int = 2, extra_callbacks: list | None = None,
+              precise_bn_batches: int = 0) -> dict:
     """Fit with best-by-val_loss checkpoint, early stopping, CSV/JSON history and resume; summary."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -86,6 +107,7 @@ def fit_model(model: keras.Model, train_ds, val_ds, run_dir: str | Path, epochs:
                                             restore_best_weights=True)
     callbacks = [
         EpochClock(history_csv),
+        PreciseBatchNorm(train_ds, precise_bn_batches),
         keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR)),
         keras.callbacks.ModelCheckpoint(str(run_dir / BEST_MODEL), monitor="val_loss",
                                         save_best_only=True),

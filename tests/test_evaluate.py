@@ -83,6 +83,8 @@ def test_verdicts_and_summary_for_management(tmp_path):
     text = evaluate.management_summary(test, point, duplicates={"a"})
     assert "Of 6 test parts" in text and "shipped 0 defective" in text and "sent 3" in text
     assert "1 of these test files are byte-identical" in text
+    text = evaluate.management_summary(test, point, duplicates={"a"}, near_twins={"a", "c", "d"})
+    assert "3 test parts are the same photograph" in text and "On the 3 parts" in text
 
 
 def test_missing_operating_point_says_which_chapter_writes_it(tmp_path):

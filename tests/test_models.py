@@ -10,7 +10,7 @@ import pytest
 
 from lib import train
 from lib.data import load_images, make_dataset, scan_dataset
-from lib.models import MODELS, build_model
+from lib.models import MODELS, build_model, fast_cnn
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -56,7 +56,7 @@ def _train(tree, out, epochs=1, seed=7, callbacks=None):
     train_ds, val_ds, images = _datasets(tree)
     model = train.new_model("fast_cnn", 32, 1e-3, "cosine", epochs, 7)
     summary = train.fit_model(model, train_ds, val_ds, out, epochs, verbose=0,
-                              extra_callbacks=callbacks)
+                              extra_callbacks=callbacks, precise_bn_batches=2)
     return model, summary, images
 
 
@@ -107,3 +107,17 @@ def test_mirrored_distribution_builds_the_model():
     with train.distribution_scope("mirrored"):
         model = build_model("fast_cnn", 32)
     assert model.output_shape == (None, 1)
+
+
+def test_precise_batch_norm_measures_statistics_for_the_current_weights():
+    import tensorflow as tf
+
+    model = fast_cnn(32)
+    pooled = keras.Model(model.input, model.get_layer("pool").output)
+    batch = np.random.default_rng(0).uniform(0, 1, (8, 32, 32, 1)).astype("float32")
+    lagging = np.abs(pooled(batch, training=False) - pooled(batch, training=True)).max()
+    callback = train.PreciseBatchNorm(tf.data.Dataset.from_tensors((batch, np.zeros(8))).repeat(), 80)
+    callback.set_model(model)
+    callback.on_test_begin()
+    measured = np.abs(pooled(batch, training=False) - pooled(batch, training=True)).max()
+    assert measured < 0.05 * lagging
