@@ -246,7 +246,7 @@ def similarity_hist(matches: pd.DataFrame, cutoff: float) -> plt.Figure:
     ax.set_yscale("log")
     ax.axvline(cutoff, color="black", linestyle="--")
     ax.text(cutoff, ax.get_ylim()[1], f" cut-off {cutoff}", va="top", fontsize=9)
-    ax.set_xlabel("best similarity to a train/validation image (fine-detail correlation after alignment)")
+    ax.set_xlabel("best similarity to a train or validation image (bench-detail correlation after alignment)")
     ax.set_ylabel("test images")
     fig.tight_layout()
     return fig

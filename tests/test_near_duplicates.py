@@ -91,6 +91,14 @@ def test_grouped_split_never_lets_a_group_straddle_two_splits():
     assert 0.05 < shares["test"] < 0.15 and 0.12 < shares["val"] < 0.28
 
 
+def test_grouped_split_keeps_a_long_chain_of_views_in_train():
+    groups = pd.Series(np.r_[np.repeat(0, 60), np.arange(1, 301)])  # one chain of 60 views, 300 single photos
+    table = table_for([f"p{i}" for i in range(360)], ["train"] * 360, [i % 2 for i in range(360)])
+    out = nd.grouped_split(table, groups, test_fraction=0.1, val_fraction=0.2, seed=0)
+    assert (out["split"][groups == 0] == "train").all()
+    assert 25 < (out["split"] == "test").sum() < 47
+
+
 def test_load_table_grouped_split_on_generated_images(tmp_path):
     root = tmp_path / "casting_data"
     for split, seeds in (("train", range(0, 6)), ("test", range(6, 8))):
