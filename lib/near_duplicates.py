@@ -1,6 +1,6 @@
 """Near-duplicates: the same photograph seen again under rotation, flips, zoom, shear or brightness.
 
-Every part in the data set is the same casting design, photographed in a few sessions on the
+Every part in the data set is the same casting design, photographed on the
 same bench, so neither a global descriptor nor the part itself tells one photograph from another:
 two different good parts, aligned, correlate at 0.8-0.9 in every detail of the casting. What gives
 a photograph away is the bench around the part: a different part puts the bench's scratches and
