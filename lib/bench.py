@@ -37,7 +37,7 @@ def train_recipe(p: dict, out: Path):
     """Train one recipe into out/; return the best model, the split table and the training summary."""
     train.set_seed(p["seed"])
     table = data.load_table(p["data_dir"] or None, p["val_fraction"], p["seed"], p["subset"], p["split"],
-                            p["test_fraction"], p["near_twin_cutoff"], cache_dir=OUTPUTS_DIR / "cache")
+                            p["test_fraction"], p["near_twin_cutoff"])
     train_ds, val_ds, steps = train.training_datasets(table, p["image_size"], p["batch_size"],
                                                       p["augmentation"], p["seed"])
     model = train.new_model(p["model_name"], p["image_size"], p["learning_rate"], p["lr_schedule"],
