@@ -16,19 +16,19 @@ from lib.inspect import fast_predictor, score_files
 from lib.params import ParamsError, declared_parameters, load_params, validate_params
 from lib.report import NOTEBOOKS_DIR, OUTPUTS_DIR, new_run_dir
 
-TRAIN_NOTEBOOK = NOTEBOOKS_DIR / "03_train.ipynb"
+RECIPE_NOTEBOOKS = (NOTEBOOKS_DIR / "03_train.ipynb", NOTEBOOKS_DIR / "04_evaluate.ipynb")
 DEFAULTS = {"val_fraction": 0.2, "seed": 42, "subset": 0, "data_dir": "", "verbose": 2}
 
 
-def recipe(path: Path, notebook: Path = TRAIN_NOTEBOOK) -> dict:
-    """A params file's settings for one notebook over that notebook's defaults; the file is checked whole."""
+def recipe(path: Path, notebooks: tuple[Path, ...] = RECIPE_NOTEBOOKS) -> dict:
+    """A params file's settings over the defaults of the training and evaluation notebooks; checked whole."""
     import ast
 
     import papermill
 
     params = load_params(path)
     validate_params(params, declared_parameters(sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))), path)
-    defaults = {k: ast.literal_eval(v["default"])
+    defaults = {k: ast.literal_eval(v["default"]) for notebook in notebooks
                 for k, v in papermill.inspect_notebook(str(notebook)).items()}
     return {**defaults, **DEFAULTS, **{k: v for k, v in params.items() if k in defaults}}
 
@@ -52,14 +52,15 @@ def bench_one(p: dict, out: Path) -> tuple[dict, pd.DataFrame]:
     best, table, summary = train_recipe(p, out)
     test = table[table["split"] == "test"]
     paths, size = test["path"].tolist(), int(best.input_shape[1])
-    predict = fast_predictor(best)
+    predict = fast_predictor(best, p["test_time_views"])
     score_files(predict, size, paths[:64])  # warm-up
     start = time.perf_counter()
     scores = score_files(predict, size, paths, batch_size=64)["defect_probability"].to_numpy()
     throughput = len(test) / (time.perf_counter() - start)
     latency = single_image_latency(predict, size, paths[:200])
     m = evaluate.threshold_metrics(test["label"].to_numpy(), scores, 0.5)
-    row = {"model": p["model_name"], "image px": p["image_size"], "epochs": summary["epochs_run"],
+    row = {"model": p["model_name"], "image px": p["image_size"], "views scored": p["test_time_views"],
+           "epochs": summary["epochs_run"],
            "train wall s": round(summary["train_seconds"], 1),
            "best val acc": round(summary["best_val_accuracy"], 4),
            "test acc": round(m["accuracy"], 4), "defect recall": round(m["recall"], 4),

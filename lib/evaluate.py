@@ -94,21 +94,21 @@ def classification_text(labels: np.ndarray, scores: np.ndarray, threshold: float
                                  target_names=["ok", "defect"], digits=4, zero_division=0)
 
 
-def score_table(model, table: pd.DataFrame, batch_size: int = 64) -> pd.DataFrame:
-    """The rows whose image could be read, with the model's defect probability in 'score'."""
+def score_table(model, table: pd.DataFrame, views: int = 1, batch_size: int = 64) -> pd.DataFrame:
+    """The rows whose image could be read, with the model's defect probability (over views) in 'score'."""
     from lib.inspect import fast_predictor, score_files
 
-    scored = score_files(fast_predictor(model), int(model.input_shape[1]), table["path"].tolist(),
+    scored = score_files(fast_predictor(model, views), int(model.input_shape[1]), table["path"].tolist(),
                          batch_size)
     readable = (scored["error"] == "").to_numpy()
     return table.assign(score=scored["defect_probability"].to_numpy())[readable].reset_index(drop=True)
 
 
 def save_operating_point(run_dir: str | Path, threshold: float, why: str, rule: str,
-                         review_low: float, review_high: float) -> dict:
-    """Write operating_point.json to the run folder (used by chapter 5 and the inspect command)."""
+                         review_low: float, review_high: float, views: int = 1) -> dict:
+    """Write operating_point.json (threshold, band, views scored) for chapters 5-6 and inspect."""
     point = {"threshold": threshold, "why": why, "rule": rule, "review_low": review_low,
-             "review_high": review_high, "chosen_on": "validation split"}
+             "review_high": review_high, "views": views, "chosen_on": "validation split"}
     verdicts(np.zeros(1), threshold, review_low, review_high)  # checks the band
     (Path(run_dir) / OPERATING_POINT).write_text(json.dumps(point, indent=2))
     return point
@@ -119,7 +119,7 @@ def load_operating_point(run_dir: str | Path) -> dict:
     path = Path(run_dir) / OPERATING_POINT
     if not path.is_file():
         raise FileNotFoundError(f"no {path}: run chapter 4 (04_evaluate) on this run folder first")
-    return json.loads(path.read_text())
+    return {"views": 1, **json.loads(path.read_text())}  # runs saved before views were recorded
 
 
 def add_verdicts(scored: pd.DataFrame, point: dict) -> pd.DataFrame:

@@ -24,11 +24,23 @@ COLUMNS = ["path", "verdict", "defect_probability", "threshold", "review_low", "
            "run_id", "note", "error"]
 
 
-def fast_predictor(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
+VIEWS = (1, 8)  # score the photo as taken, or the mean over its eight turned and mirrored views
+
+
+def dihedral_views(images: np.ndarray) -> np.ndarray:
+    """(N, H, W) square images to (8N, H, W): the four quarter turns, then the same mirrored."""
+    turns = [np.rot90(images, turn, axes=(1, 2)) for turn in range(4)]
+    return np.concatenate(turns + [turned[:, :, ::-1] for turned in turns])
+
+
+def fast_predictor(model: keras.Model, views: int = 1) -> Callable[[np.ndarray], np.ndarray]:
     """The model as TensorFlow Lite on XNNPACK: (N, H, W) uint8 images to N defect probabilities.
 
-    Same scores as Keras (to float rounding), about 1.7 times faster on a two-core CPU.
+    Same scores as Keras (to float rounding), about 1.7 times faster on a two-core CPU. With
+    views=8 each score is the mean over the eight dihedral views (eight times the work).
     """
+    if views not in VIEWS:
+        raise ValueError(f"test_time_views must be one of {VIEWS}, not {views}")
     import contextlib
     import io
     import warnings
@@ -44,14 +56,14 @@ def fast_predictor(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
     shape: list[int] = []
 
     def predict(images: np.ndarray) -> np.ndarray:
-        x = images[..., None].astype(np.float32) / 255.0
+        x = (dihedral_views(images) if views > 1 else images)[..., None].astype(np.float32) / 255.0
         if list(x.shape) != shape:
             interpreter.resize_tensor_input(source, list(x.shape))
             interpreter.allocate_tensors()
             shape[:] = x.shape
         interpreter.set_tensor(source, x)
         interpreter.invoke()
-        return interpreter.get_tensor(target).reshape(-1).copy()
+        return interpreter.get_tensor(target).reshape(views, -1).mean(axis=0)
 
     return predict
 
@@ -107,7 +119,7 @@ def load_inspector(model_path: str | os.PathLike) -> tuple[keras.Model, dict, st
     if (run_dir / OPERATING_POINT).is_file():
         point = load_operating_point(run_dir)
     else:
-        point = {"threshold": 0.5, "review_low": 0.5, "review_high": 0.5,
+        point = {"threshold": 0.5, "review_low": 0.5, "review_high": 0.5, "views": 1,
                  "why": f"default 0.5: no {OPERATING_POINT} beside the model"}
     return model, point, run_dir.resolve().name
 
@@ -117,7 +129,8 @@ def inspect_files(model: keras.Model, point: dict, run_id: str, files: Sequence[
     """The verdict table (COLUMNS) for the files: one row each, errors kept."""
     from lib.evaluate import verdicts
 
-    rows = score_files(fast_predictor(model), int(model.input_shape[1]), files, batch_size, progress)
+    rows = score_files(fast_predictor(model, point["views"]), int(model.input_shape[1]), files,
+                       batch_size, progress)
     readable = rows["error"] == ""
     said = verdicts(rows["defect_probability"].fillna(0).to_numpy(), point["threshold"],
                     point["review_low"], point["review_high"])

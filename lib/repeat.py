@@ -12,14 +12,15 @@ import pandas as pd
 from lib import data, evaluate
 from lib.bench import recipe, train_recipe
 from lib.params import ParamsError
-from lib.report import NOTEBOOKS_DIR, OUTPUTS_DIR, new_run_dir
+from lib.report import OUTPUTS_DIR, new_run_dir
 
 FIGURES = ["accuracy", "recall", "f1", "fn", "fp"]
 
 
-def evaluate_run(model, table: pd.DataFrame, rule: str, cost_fn: float, cost_fp: float) -> list[dict]:
+def evaluate_run(model, table: pd.DataFrame, rule: str, cost_fn: float, cost_fp: float,
+                 views: int = 1) -> list[dict]:
     """Test figures at 0.5 and at the operating point chosen on validation by `rule`."""
-    scored = evaluate.score_table(model, table[table["split"].isin(["val", "test"])])
+    scored = evaluate.score_table(model, table[table["split"].isin(["val", "test"])], views)
     val, test = scored[scored["split"] == "val"], scored[scored["split"] == "test"]
     chosen, _ = evaluate.choose_threshold(val["label"], val["score"], rule, cost_fn, cost_fp)
     rows = []
@@ -44,7 +45,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         p = recipe(args.params)
-        ev = recipe(args.params, NOTEBOOKS_DIR / "04_evaluate.ipynb")
         data.find_data_dir(args.data_dir or p["data_dir"] or None)
     except (ParamsError, data.DataError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -55,9 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== seed {seed} of {args.n} ==", flush=True)
         run = {**p, "seed": seed, "data_dir": args.data_dir or p["data_dir"]}
         model, table, _ = train_recipe(run, out / f"seed-{seed}")
-        rows += [{"seed": seed, **r} for r in evaluate_run(model, table, ev["threshold_rule"],
-                                                           ev["cost_missed_defect"],
-                                                           ev["cost_scrapped_good"])]
+        rows += [{"seed": seed, **r} for r in evaluate_run(model, table, p["threshold_rule"],
+                                                           p["cost_missed_defect"],
+                                                           p["cost_scrapped_good"],
+                                                           p["test_time_views"])]
     runs = pd.DataFrame(rows)
     runs.to_csv(out / "repeat_runs.csv", index=False)
     summary = summarise(runs)

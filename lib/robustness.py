@@ -64,9 +64,9 @@ def perturb(image: np.ndarray, name: str, strength: float, seed: int = 0) -> np.
 
 
 def robustness_table(model, photos: np.ndarray, labels: np.ndarray, thresholds: dict[str, float],
-                     seed: int = 0) -> pd.DataFrame:
+                     seed: int = 0, views: int = 1) -> pd.DataFrame:
     """Accuracy, missed defects and scrapped parts per change and strength (and none), per threshold."""
-    size, predict = int(model.input_shape[1]), fast_predictor(model)
+    size, predict = int(model.input_shape[1]), fast_predictor(model, views)
 
     def score(images: list[np.ndarray]) -> np.ndarray:
         return predict(np.stack([resize_image(im, size) for im in images]))

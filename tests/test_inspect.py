@@ -103,3 +103,32 @@ def test_fast_predictor_gives_the_keras_scores():
     predict = fast_predictor(model)
     assert np.allclose(predict(images), expected, atol=1e-5)
     assert np.allclose(predict(images[:2]), expected[:2], atol=1e-5)  # a smaller last batch
+
+
+def test_eight_view_scores_do_not_change_when_the_part_is_turned_or_mirrored():
+    from lib.inspect import fast_predictor
+
+    model = build_model("fast_cnn", 32)
+    images = np.random.default_rng(1).integers(0, 256, (3, 32, 32)).astype(np.uint8)
+    one, eight = fast_predictor(model), fast_predictor(model, views=8)
+    for changed in (np.rot90(images, 1, axes=(1, 2)), images[:, ::-1], images.transpose(0, 2, 1)):
+        assert np.allclose(eight(changed), eight(images), atol=1e-5)
+        assert not np.allclose(one(changed), one(images), atol=1e-5)  # an untrained net is not invariant
+
+
+def test_eight_view_score_is_the_mean_of_the_keras_scores_of_the_views():
+    from lib.inspect import dihedral_views, fast_predictor
+
+    model = build_model("fast_cnn", 32)
+    images = np.random.default_rng(2).integers(0, 256, (2, 32, 32)).astype(np.uint8)
+    views = dihedral_views(images)
+    assert len({v.tobytes() for v in views}) == 16  # eight distinct views of each random image
+    expected = model.predict(views[..., None] / 255.0, verbose=0).reshape(8, 2).mean(axis=0)
+    assert np.allclose(fast_predictor(model, views=8)(images), expected, atol=1e-5)
+
+
+def test_unknown_number_of_views_is_refused():
+    from lib.inspect import fast_predictor
+
+    with pytest.raises(ValueError, match="test_time_views must be one of"):
+        fast_predictor(build_model("fast_cnn", 32), views=4)
