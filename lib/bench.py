@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     target = rows[0]["best val acc"]
     seed_s, ours_s = (seconds_to_reach(h, target) for h in histories)
     ratio = seed_s / ours_s if np.isfinite(ours_s) else float("nan")
-    text = (table.T.to_string() + f"\n\nwall time to reach the seed's best validation accuracy "
+    text = (table.astype(object).T.to_string()  # object columns: counts print without decimals
+            + f"\n\nwall time to reach the seed's best validation accuracy "
             f"({target:.4f}): seed {seed_s:.0f} s, ours {ours_s:.0f} s, ratio {ratio:.1f}x\n"
             "test = the published test split, which shares byte-identical files with train\n")
     print("\n" + text)

@@ -43,9 +43,12 @@ def choose_threshold(labels: np.ndarray, scores: np.ndarray, rule: str = "full_r
     if rule == "full_recall":
         if not labels.any():
             raise ValueError("the validation split has no defects: the full_recall rule needs some")
-        threshold = float(scores[labels == 1].min())
-        return threshold, ("the highest threshold that still flags every defect in the validation "
-                           f"split (its lowest-scored defect scores {threshold:.4f})")
+        lowest = float(scores[labels == 1].min())
+        if lowest > 0.5:  # a rule meant to catch more defects must not end up flagging fewer than 0.5
+            return 0.5, (f"every defect in the validation split scores above 0.5 (the lowest "
+                         f"{lowest:.4f}), so the plain 0.5 is kept rather than a laxer threshold")
+        return lowest, ("the highest threshold that still flags every defect in the validation "
+                        f"split (its lowest-scored defect scores {lowest:.4f})")
     if rule == "min_cost":
         candidates = np.unique(np.concatenate([scores, [0.5]]))
         costs = [cost_missed_defect * ((scores < t) & (labels == 1)).sum()

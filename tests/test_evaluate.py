@@ -31,6 +31,12 @@ def test_full_recall_rule_takes_lowest_defect_score():
     assert evaluate.threshold_metrics(LABELS, SCORES, threshold)["recall"] == 1.0
 
 
+def test_full_recall_rule_never_goes_above_one_half():
+    separated = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
+    threshold, why = evaluate.choose_threshold(LABELS, separated, "full_recall")
+    assert threshold == 0.5 and "lowest 0.7000" in why
+
+
 def test_full_recall_rule_refuses_validation_without_defects():
     with pytest.raises(ValueError, match="no defects"):
         evaluate.choose_threshold(np.zeros(3), np.array([0.1, 0.2, 0.3]), "full_recall")
