@@ -28,7 +28,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	@touch $@
 
 data: setup ## link the real data (../shared, else Kaggle), then check every image
-	$(BIN)/python -m lib.get_data
+	$(BIN)/python -m lib.get_data --params $(PARAMS)
 
 test: setup ## run the whole test suite (fast tests, notebook smoke runs, real-data checks)
 	$(BIN)/python -m pytest

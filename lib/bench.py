@@ -11,40 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lib import data, evaluate, train
-from lib.inspect import fast_predictor, score_files
-from lib.params import ParamsError, declared_parameters, load_params, validate_params
-from lib.report import NOTEBOOKS_DIR, OUTPUTS_DIR, new_run_dir
-
-RECIPE_NOTEBOOKS = (NOTEBOOKS_DIR / "03_train.ipynb", NOTEBOOKS_DIR / "04_evaluate.ipynb")
-DEFAULTS = {"val_fraction": 0.2, "seed": 42, "subset": 0, "data_dir": "", "verbose": 2}
-
-
-def recipe(path: Path, notebooks: tuple[Path, ...] = RECIPE_NOTEBOOKS) -> dict:
-    """A params file's settings over the defaults of the training and evaluation notebooks; checked whole."""
-    import ast
-
-    import papermill
-
-    params = load_params(path)
-    validate_params(params, declared_parameters(sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))), path)
-    defaults = {k: ast.literal_eval(v["default"]) for notebook in notebooks
-                for k, v in papermill.inspect_notebook(str(notebook)).items()}
-    return {**defaults, **DEFAULTS, **{k: v for k, v in params.items() if k in defaults}}
-
-
-def train_recipe(p: dict, out: Path):
-    """Train one recipe into out/; return the best model, the split table and the training summary."""
-    train.set_seed(p["seed"])
-    table = data.load_table(p["data_dir"] or None, p["val_fraction"], p["seed"], p["subset"], p["split"],
-                            p["test_fraction"], p["near_twin_cutoff"])
-    train_ds, val_ds, steps = train.training_datasets(table, p["image_size"], p["batch_size"],
-                                                      p["augmentation"], p["seed"])
-    model = train.new_model(p["model_name"], p["image_size"], p["learning_rate"], p["lr_schedule"],
-                            p["epochs"], steps)
-    summary = train.fit_model(model, train_ds, val_ds, out, p["epochs"], p["patience"], p["verbose"],
-                              precise_bn_batches=p["precise_bn_batches"])
-    return train.load_model(out), table, summary
+from lib.config import OUTPUTS_DIR, PARAMS_DIR
+from lib.data import DataError, find_data_dir
+from lib.evaluate import threshold_metrics
+from lib.params import ParamsError, resolve_params
+from lib.runs import new_run_dir
+from lib.scoring import fast_predictor, score_files
+from lib.train import HISTORY_CSV, train_recipe
 
 
 def bench_one(p: dict, out: Path) -> tuple[dict, pd.DataFrame]:
@@ -58,7 +31,7 @@ def bench_one(p: dict, out: Path) -> tuple[dict, pd.DataFrame]:
     scores = score_files(predict, size, paths, batch_size=64)["defect_probability"].to_numpy()
     throughput = len(test) / (time.perf_counter() - start)
     latency = single_image_latency(predict, size, paths[:200])
-    m = evaluate.threshold_metrics(test["label"].to_numpy(), scores, 0.5)
+    m = threshold_metrics(test["label"].to_numpy(), scores, 0.5)
     row = {"model": p["model_name"], "image px": p["image_size"], "views scored": p["test_time_views"],
            "epochs": summary["epochs_run"],
            "train wall s": round(summary["train_seconds"], 1),
@@ -66,7 +39,7 @@ def bench_one(p: dict, out: Path) -> tuple[dict, pd.DataFrame]:
            "test acc": round(m["accuracy"], 4), "defect recall": round(m["recall"], 4),
            "FN": m["fn"], "FP": m["fp"], "images/s (JPEG to prob, batch 64)": round(throughput),
            "one image p95 ms": round(latency, 1)}
-    return row, pd.read_csv(out / train.HISTORY_CSV)
+    return row, pd.read_csv(out / HISTORY_CSV)
 
 
 def single_image_latency(predict, size: int, paths: list[str], percentile: float = 95) -> float:
@@ -88,17 +61,17 @@ def seconds_to_reach(history: pd.DataFrame, accuracy: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     """Command line: python -m lib.bench [--seed-recipe F] [--our-recipe F] [--data-dir D]."""
     parser = argparse.ArgumentParser(prog="python -m lib.bench", description=__doc__)
-    parser.add_argument("--seed-recipe", type=Path, default=Path("params/seed.yaml"))
-    parser.add_argument("--our-recipe", type=Path, default=Path("params/default.yaml"))
+    parser.add_argument("--seed-recipe", type=Path, default=PARAMS_DIR / "seed.yaml")
+    parser.add_argument("--our-recipe", type=Path, default=PARAMS_DIR / "default.yaml")
     parser.add_argument("--data-dir", default="")
     parser.add_argument("--outputs", type=Path, default=OUTPUTS_DIR)
     args = parser.parse_args(argv)
     try:
-        recipes = [recipe(args.seed_recipe), recipe(args.our_recipe)]
+        recipes = [resolve_params(args.seed_recipe), resolve_params(args.our_recipe)]
         for p in recipes:
             p["data_dir"] = args.data_dir or p["data_dir"]
-            data.find_data_dir(p["data_dir"] or None)
-    except (ParamsError, data.DataError) as err:
+            find_data_dir(p["data_dir"] or None)
+    except (ParamsError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     out = new_run_dir(args.outputs, "bench", dt.datetime.now())

@@ -1,4 +1,4 @@
-"""Find, scan, check, decode and batch the casting image set."""
+"""Find, scan, check and decode the casting image set (file I/O only: no splits, no TensorFlow)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,13 @@ import cv2
 import numpy as np
 import pandas as pd
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DATA_ENV_VAR = "CASTING_DATA_DIR"
-DEFAULT_DATA_DIR = PROJECT_ROOT / "data" / "casting_data"
+from lib.config import DATA_ENV_VAR, DEFAULT_DATA_DIR, KAGGLE_DATASET
+
 SPLITS = ("train", "test")
 CLASSES = {"def_front": 1, "ok_front": 0}  # defect is the positive class
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 GET_DATA_HINT = (
-    "Get the Kaggle data set ravirajsinh45/real-life-industrial-dataset-of-casting-product "
+    f"Get the Kaggle data set {KAGGLE_DATASET} "
     "and put its casting_data folder (train/ and test/, each with def_front/ and ok_front/) at "
     f"{DEFAULT_DATA_DIR}, or set {DATA_ENV_VAR}, or pass data_dir; `make data` does this for you."
 )
@@ -57,54 +56,6 @@ def scan_dataset(root: str | os.PathLike, splits: Sequence[str] = SPLITS) -> pd.
         _warn_skipped([(p, "not an image file") for p in skipped])
     table = pd.DataFrame(rows, columns=["path", "split", "class_name", "label"])
     return table.sort_values(["split", "class_name", "path"], ignore_index=True)
-
-
-def split_train_val(table: pd.DataFrame, val_fraction: float = 0.2, seed: int = 0) -> pd.DataFrame:
-    """Relabel a seeded, stratified val_fraction of the train rows as split 'val'."""
-    from sklearn.model_selection import train_test_split
-
-    if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
-    train = table[table["split"] == "train"]
-    _, val_index = train_test_split(
-        train.index, test_size=val_fraction, random_state=seed, stratify=train["label"]
-    )
-    out = table.copy()
-    out.loc[val_index, "split"] = "val"
-    return out
-
-
-def take_subset(table: pd.DataFrame, per_class: int, seed: int = 0) -> pd.DataFrame:
-    """A seeded sample of at most per_class images for each split and class (0 keeps all)."""
-    if per_class <= 0:
-        return table
-    shuffled = table.sample(frac=1.0, random_state=seed)
-    sample = shuffled.groupby(["split", "class_name"]).head(per_class)
-    return sample.sort_values(["split", "class_name", "path"], ignore_index=True)
-
-
-def load_table(
-    data_dir: str | os.PathLike | None = None, val_fraction: float = 0.2, seed: int = 0,
-    subset: int = 0, split: str = "published", test_fraction: float = 0.1, near_twin_cutoff: float = 0.6,
-    cache_dir: str | os.PathLike | None = None,
-) -> pd.DataFrame:
-    """Find, scan, optionally subset, and split the data: one row per image, split train/val/test.
-
-    split 'published' keeps the data set's test folder and holds out val_fraction of train;
-    'grouped' re-splits all images so that near-twin groups (lib/near_duplicates.py) never straddle
-    train, val and test, with test_fraction of all images as test and val_fraction of the rest as val;
-    the near-twin pairs are computed once and kept in cache_dir (default outputs/cache).
-    """
-    table = take_subset(scan_dataset(find_data_dir(data_dir)), subset, seed)
-    if split == "published":
-        return split_train_val(table, val_fraction, seed)
-    if split == "grouped":
-        from lib import near_duplicates
-
-        groups = near_duplicates.flag_near_twins(table, near_twin_cutoff, cache_dir)["twin_group"]
-        regrouped = near_duplicates.grouped_split(table, groups, test_fraction, val_fraction, seed)
-        return near_duplicates.with_twin_flags(regrouped, groups)
-    raise ValueError(f"unknown split '{split}'; choose 'published' or 'grouped'")
 
 
 def decode_image(path: str | os.PathLike) -> np.ndarray:
@@ -156,28 +107,6 @@ def load_images(
     return images, table[ok].reset_index(drop=True)
 
 
-def make_dataset(
-    images: np.ndarray,
-    labels: np.ndarray,
-    batch_size: int,
-    *,
-    shuffle: bool = False,
-    seed: int = 0,
-    augment=None,
-):
-    """tf.data pipeline: (N,H,W) uint8 -> cached [0,1] float batches (N,H,W,1), optional augment."""
-    import tensorflow as tf
-
-    ds = tf.data.Dataset.from_tensor_slices((images[..., None], labels.astype("float32")))
-    ds = ds.map(lambda x, y: (tf.cast(x, tf.float32) / 255.0, y)).cache()
-    if shuffle:
-        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    if augment is not None:
-        ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-
 def check_dataset(root: str | os.PathLike, size: int = 64) -> pd.DataFrame:
     """Scan and decode every image under root; return the per-split, per-class counts."""
     table = scan_dataset(root)
@@ -203,3 +132,16 @@ def _warn_skipped(problems: list[tuple[object, str]]) -> None:
     for path, reason in problems:
         message = reason if str(path) in reason else f"{reason}: {path}"
         warnings.warn(f"skipped {message}", stacklevel=3)
+
+
+def find_image_files(paths: Sequence[str | os.PathLike]) -> list[str]:
+    """Every file named, and every file below every folder named (recursively), sorted per folder."""
+    found: list[str] = []
+    for given in map(Path, paths):
+        if given.is_dir():
+            found += sorted(str(p) for p in given.rglob("*") if p.is_file())
+        elif given.exists():
+            found.append(str(given))
+        else:
+            raise FileNotFoundError(f"no such file or folder: {given}")
+    return found

@@ -5,14 +5,14 @@ from __future__ import annotations
 import cv2
 import keras
 import numpy as np
+import tensorflow as tf
 
+from lib.data import decode_image, resize_image
 from lib.models import last_conv_layer
 
 
 def grad_cam(model: keras.Model, image: np.ndarray, layer_name: str | None = None) -> np.ndarray:
     """Grad-CAM of the defect score for one (H, W) uint8 image: an (H, W) map with values in [0, 1]."""
-    import tensorflow as tf
-
     layer = model.get_layer(layer_name or last_conv_layer(model))
     probe = keras.Model(model.inputs, [layer.output, model.outputs[0]])
     x = tf.convert_to_tensor(image[None, ..., None].astype(np.float32) / 255.0)
@@ -29,8 +29,6 @@ def grad_cam(model: keras.Model, image: np.ndarray, layer_name: str | None = Non
 
 def explain_parts(model: keras.Model, parts, size: int = 160) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """For each row's image: the photo at `size` px and its Grad-CAM at the model's input size."""
-    from lib.data import decode_image, resize_image
-
     model_size = int(model.input_shape[1])
     originals = [decode_image(p) for p in parts["path"]]
     cams = [grad_cam(model, resize_image(image, model_size)) for image in originals]

@@ -1,24 +1,18 @@
-"""`make data`: link or download the casting image set, then check every image once."""
+"""`make data`: link or download the casting images (or use the params file's data_dir); check every image."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import warnings
 from pathlib import Path
 
-from lib.data import (
-    DATA_ENV_VAR,
-    DEFAULT_DATA_DIR,
-    GET_DATA_HINT,
-    PROJECT_ROOT,
-    DataError,
-    check_dataset,
-    find_data_dir,
-)
+import kagglehub
 
-SHARED_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data" / "casting_data"
-KAGGLE_DATASET = "ravirajsinh45/real-life-industrial-dataset-of-casting-product"
+from lib.config import DATA_ENV_VAR, DEFAULT_DATA_DIR, DEFAULT_PARAMS, KAGGLE_DATASET, SHARED_DATA_DIR
+from lib.data import GET_DATA_HINT, DataError, check_dataset, find_data_dir
+from lib.params import ParamsError, resolve_params
 
 
 def has_kaggle_credentials() -> bool:
@@ -38,15 +32,15 @@ def find_casting_root(folder: Path) -> Path:
 
 def provide_data(link: Path = DEFAULT_DATA_DIR, shared: Path = SHARED_DATA_DIR) -> Path:
     """Return the data root, linking the shared copy or downloading from Kaggle if needed."""
-    if os.environ.get(DATA_ENV_VAR) or link.is_dir():
+    if os.environ.get(DATA_ENV_VAR):
         return find_data_dir()
+    if link.is_dir():
+        return find_data_dir(link)
     if link.is_symlink():
         link.unlink()  # a dangling link from a moved checkout
     if shared.is_dir():
         source = shared
     elif has_kaggle_credentials():
-        import kagglehub
-
         print(f"downloading {KAGGLE_DATASET} with kagglehub ...", flush=True)
         source = find_casting_root(Path(kagglehub.dataset_download(KAGGLE_DATASET)))
     else:
@@ -57,15 +51,20 @@ def provide_data(link: Path = DEFAULT_DATA_DIR, shared: Path = SHARED_DATA_DIR) 
     return link
 
 
-def main() -> int:
-    """Provide the data, decode every image once, and print the counts or one-line errors."""
+def main(argv: list[str] | None = None) -> int:
+    """Provide the data (the params file's data_dir when set), decode every image, print the counts."""
+    parser = argparse.ArgumentParser(prog="python -m lib.get_data", description=__doc__)
+    parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS,
+                        help="a params file; its data_dir, when set, is checked, not data/casting_data")
+    args = parser.parse_args(argv)
     warnings.simplefilter("always")
     warnings.showwarning = lambda msg, *a, **k: print(f"warning: {msg}", file=sys.stderr)
     try:
-        root = provide_data()
+        data_dir = resolve_params(args.params).get("data_dir", "")
+        root = find_data_dir(data_dir) if data_dir else provide_data()
         print(f"checking every image in {root} ...", flush=True)
         counts = check_dataset(root)
-    except DataError as err:
+    except (DataError, ParamsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(counts.to_string())

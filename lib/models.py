@@ -1,11 +1,14 @@
-"""The networks, chosen by name: the two seed tutorials' networks and our fast one."""
+"""The networks by name (the two seed tutorials' and our fast one), and loading a saved one."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import keras
 from keras import layers
+
+BEST_MODEL = "best.keras"  # the file a run folder keeps its best model in
 
 
 def seed_baseline(image_size: int = 300) -> keras.Model:
@@ -94,3 +97,16 @@ def _conv_bn_relu(x, width: int, strides: int, name: str):
     x = layers.Conv2D(width, 3, strides=strides, padding="same", use_bias=False, name=name)(x)
     x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)  # settles in a few epochs
     return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def load_model(path: str | Path) -> keras.Model:
+    """Load a saved Keras model (a .keras file, or a run folder holding best.keras)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / BEST_MODEL
+    if not path.is_file():
+        raise FileNotFoundError(f"no model at {path}: give a run folder from outputs/ or a .keras file")
+    try:
+        return keras.models.load_model(path)
+    except Exception as err:  # Keras raises many types for a file that is not a model
+        raise ValueError(f"{path} is not a Keras model ({type(err).__name__}: {err})") from None

@@ -21,9 +21,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from tqdm.auto import tqdm
 
-from lib.data import PROJECT_ROOT, load_images
+from lib.config import CACHE_DIR
+from lib.data import load_images
 
 FEATURE_SIZE = 300  # pixels a side the images are compared at (the data set's own size)
 SIFT_FEATURES = 300  # most keypoints kept per image
@@ -31,11 +34,9 @@ CANDIDATES = 8  # images compared in full per image and view (the most votes)
 MIN_INLIERS = 15  # fewer keypoint matches agreeing on one affine map: not the same photograph
 RANSAC_PX = 3.0  # pixels a keypoint may sit from where the fitted map puts it
 DETAIL_SIGMA = 2.0  # Gaussian sigma (px) removed to keep only the fine detail
-BIG_GROUP = 0.02  # share of all images above which a near-twin group stays in train (grouped split)
 PART_MARGIN = 12  # pixels past the part's rim left out of the background (its shadow and edge)
 MIN_BACKGROUND = 2000  # fewer overlapping background pixels: too little bench to tell
 METHOD_VERSION = "sift-affine-background-2"  # part of the cache key: change when the method changes
-CACHE_DIR = PROJECT_ROOT / "outputs" / "cache"  # computed pairs, one CSV per image set
 
 Features = list[tuple[np.ndarray, np.ndarray]]  # per view (as is, mirrored): (points N x 2, SIFT N x 128)
 
@@ -177,9 +178,6 @@ def flag_near_twins(table: pd.DataFrame, cutoff: float, cache_dir: str | Path | 
 
 def twin_groups(table: pd.DataFrame, pairs: pd.DataFrame, cutoff: float) -> pd.Series:
     """A group number per row: rows linked by a chain of pairs at or above cutoff share one."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     index = pd.Series(np.arange(len(table)), index=table["path"].to_numpy())
     known = pairs["a"].isin(index.index) & pairs["b"].isin(index.index)
     linked = pairs[known & (pairs["similarity"] >= cutoff)]
@@ -231,32 +229,3 @@ def twin_counts(flagged: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     counts["no_twin_in_train"] = counts["images"] - counts["near_twin_in_train"]
     counts.loc["all"] = counts.sum()
     return counts
-
-
-def grouped_split(table: pd.DataFrame, groups: pd.Series, test_fraction: float, val_fraction: float,
-                  seed: int) -> pd.DataFrame:
-    """Re-split all rows into train/val/test so that no near-twin group straddles two splits.
-
-    Groups of several images and larger than BIG_GROUP of all images stay in train, so that test
-    and validation are made of many independent photographs rather than one long chain of views.
-    """
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    for name, fraction in (("test_fraction", test_fraction), ("val_fraction", val_fraction)):
-        if not 0 < fraction < 1:
-            raise ValueError(f"{name} must be between 0 and 1, got {fraction}")
-    out = table.assign(split="train")
-    size = groups.map(groups.value_counts())
-    big = (size > BIG_GROUP * len(table)) & (size > 1)
-
-    def hold_out(rows: pd.Index, count: float) -> pd.Index:
-        splits = max(2, round(len(rows) / count))
-        folds = StratifiedGroupKFold(n_splits=splits, shuffle=True, random_state=seed)
-        _, held = next(folds.split(rows, out.loc[rows, "label"], groups[rows]))
-        return rows[held]
-
-    test = hold_out(out.index[~big], test_fraction * len(table))
-    out.loc[test, "split"] = "test"
-    rest = out.index[(out["split"] == "train") & ~big]
-    out.loc[hold_out(rest, val_fraction * (1 - test_fraction) * len(table)), "split"] = "val"
-    return out

@@ -1,22 +1,26 @@
-"""Read a params/*.yaml file and check it against the parameters the notebooks declare."""
+"""Read params/*.yaml (with `extends:`) over params/default.yaml, and check them against the notebooks."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
 
+import papermill
 import yaml
+
+from lib.config import DEFAULT_PARAMS, NOTEBOOKS_DIR
 
 # papermill reads `name: type = default` in a notebook's parameters cell; these are the types we use.
 TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool, "dict": dict, "list": list}
+RUNNER_SET = ("run_dir",)  # parameters the report runner gives each notebook, never a params file
 
 
 class ParamsError(Exception):
     """A params file that cannot be used; the message names the file and the key."""
 
 
-def load_params(path: str | Path) -> dict:
-    """Read a YAML mapping of parameter names to values; ParamsError if it is not one."""
+def read_yaml_mapping(path: str | Path) -> dict:
+    """One YAML file's mapping of parameter names to values, as written; ParamsError if it is not one."""
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"params file not found: {path}")
@@ -29,10 +33,40 @@ def load_params(path: str | Path) -> dict:
     return params
 
 
+def load_params(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
+    """A params file's settings with its `extends:` chain applied (the named file first, then this one)."""
+    path = Path(path)
+    if path.resolve() in _seen:
+        raise ParamsError(f"{path}: `extends` goes round in a circle ({' -> '.join(p.name for p in _seen)})")
+    params = read_yaml_mapping(path)
+    base = params.pop("extends", None)
+    if base is None:
+        return params
+    if not isinstance(base, str):
+        raise ParamsError(f"{path}: `extends` must name one params file, e.g. `extends: default.yaml`")
+    return {**load_params(path.parent / base, (*_seen, path.resolve())), **params}
+
+
+def default_params(defaults: Path = DEFAULT_PARAMS) -> dict:
+    """Every parameter's default value, from params/default.yaml."""
+    return load_params(defaults)
+
+
+def resolve_params(path: str | Path, defaults: Path = DEFAULT_PARAMS,
+                   notebooks_dir: Path = NOTEBOOKS_DIR) -> dict:
+    """The full settings of a run: params/default.yaml, overlaid by the file; checked whole first."""
+    given = load_params(path)
+    validate_params(given, declared_parameters(chapter_notebooks(notebooks_dir)), path)
+    return {**default_params(defaults), **given}
+
+
+def chapter_notebooks(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Path]:
+    """The numbered chapter notebooks, in reading order."""
+    return sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb"))
+
+
 def declared_parameters(notebooks: Iterable[str | Path]) -> dict[str, dict]:
     """Map each parameter name to its declared type name and the notebooks that declare it."""
-    import papermill
-
     declared: dict[str, dict] = {}
     for notebook in notebooks:
         for name, info in papermill.inspect_notebook(str(notebook)).items():
@@ -49,8 +83,8 @@ def declared_parameters(notebooks: Iterable[str | Path]) -> dict[str, dict]:
 def validate_params(params: dict, declared: dict[str, dict], source: str | Path) -> None:
     """Raise ParamsError naming the key and file for an unknown key or a value of the wrong type."""
     for key, value in params.items():
-        if key not in declared:
-            known = ", ".join(sorted(declared))
+        if key not in declared or key in RUNNER_SET:
+            known = ", ".join(sorted(set(declared) - set(RUNNER_SET)))
             raise ParamsError(f"{source}: unknown parameter '{key}'. Known parameters: {known}")
         type_name = declared[key]["type"]
         expected = TYPES.get(type_name)
@@ -62,3 +96,8 @@ def validate_params(params: dict, declared: dict[str, dict], source: str | Path)
                 f"{source}: parameter '{key}' must be {type_name} "
                 f"(see {declared[key]['notebooks'][0]}), got {type(value).__name__} {value!r}"
             )
+
+
+def for_notebook(params: dict, declared: dict[str, dict], notebook: str) -> dict:
+    """The subset of params that one notebook declares."""
+    return {k: v for k, v in params.items() if notebook in declared.get(k, {}).get("notebooks", [])}

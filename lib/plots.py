@@ -4,30 +4,33 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from html import escape
 
+import holoviews as hv
+import holoviews.plotting.bokeh  # noqa: F401  (registers the bokeh backend)
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from bokeh.embed import components
+from bokeh.resources import INLINE
+from IPython.display import HTML
+from sklearn.calibration import CalibrationDisplay
+from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay, brier_score_loss
+
+from lib.data import read_image
 
 RIGHT, WRONG = "tab:blue", "tab:red"
 
 
 def setup_report() -> None:
     """Seaborn's theme, and HoloViews drawing with bokeh."""
-    import holoviews as hv
-    import holoviews.plotting.bokeh  # noqa: F401  (registers the bokeh backend)
-
     sns.set_theme(style="whitegrid", context="notebook")
     hv.Store.set_current_backend("bokeh")
 
 
 def interactive_html(element) -> str:
     """A HoloViews element as a standalone page: BokehJS inline, no CDN, no Panel extension."""
-    import holoviews as hv
-    from bokeh.embed import components
-    from bokeh.resources import INLINE
-
     script, div = components(hv.render(element, backend="bokeh"))
     # Only the inlined bundles: Panel (imported by HoloViews) adds a relative-URL module to js_files.
     bokehjs = "".join(f"<script>{code}</script>" for code in INLINE.js_raw)
@@ -37,9 +40,6 @@ def interactive_html(element) -> str:
 
 def show_interactive(element, height: int = 420):
     """Display a HoloViews element as an offline, self-contained interactive plot (an iframe)."""
-    from html import escape
-
-    from IPython.display import HTML
 
     with warnings.catch_warnings():  # IPython suggests IFrame, which needs a file or a server
         warnings.simplefilter("ignore", UserWarning)
@@ -73,8 +73,6 @@ def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = Non
 
 def counts_bars(counts: pd.DataFrame):
     """Interactive stacked bars of images per split and class, with counts and percentages."""
-    import holoviews as hv
-
     body = counts.drop(index="Total", columns="Total", errors="ignore")
     long = body.stack().rename("images").reset_index()
     long["percent of split"] = (100 * long["images"] / long.groupby("split")["images"]
@@ -155,8 +153,6 @@ def history_figure(history: pd.DataFrame) -> sns.FacetGrid:
 
 def history_curves(history: pd.DataFrame):
     """Interactive HoloViews curves of loss and accuracy, with hover values."""
-    import holoviews as hv
-
     long = history_long(history)
     panels = []
     for metric in ("loss", "accuracy"):
@@ -181,8 +177,6 @@ def confusion_heatmap(confusion: pd.DataFrame) -> plt.Figure:
 
 def roc_pr_curves(labels: np.ndarray, scores: np.ndarray, threshold: float) -> plt.Figure:
     """ROC and precision-recall curves with their areas and the operating point marked."""
-    from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay
-
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 4.2))
     RocCurveDisplay.from_predictions(labels, scores, ax=ax0, name="network", pos_label=1)
     PrecisionRecallDisplay.from_predictions(labels, scores, ax=ax1, name="network", pos_label=1)
@@ -203,8 +197,6 @@ def roc_pr_curves(labels: np.ndarray, scores: np.ndarray, threshold: float) -> p
 
 def sweep_curves(sweep: pd.DataFrame):
     """Interactive curves of missed defects and scrapped good parts, and of the rates, by threshold."""
-    import holoviews as hv
-
     counts = [hv.Curve(sweep, "threshold", (c, "parts"), label=c).opts(tools=["hover"])
               for c in ("missed defects (FN)", "scrapped good parts (FP)")]
     rates = [hv.Curve(sweep, "threshold", (c, "rate"), label=c).opts(tools=["hover"])
@@ -216,9 +208,6 @@ def sweep_curves(sweep: pd.DataFrame):
 
 def reliability_diagram(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> plt.Figure:
     """Fraction of defects against mean score per bin, with the Brier score in the title."""
-    from sklearn.calibration import CalibrationDisplay
-    from sklearn.metrics import brier_score_loss
-
     fig, ax = plt.subplots(figsize=(4.8, 4.4))
     CalibrationDisplay.from_predictions(labels, scores, n_bins=bins, strategy="uniform", ax=ax,
                                         name="network")
@@ -255,8 +244,6 @@ def similarity_hist(matches: pd.DataFrame, cutoff: float) -> plt.Figure:
 def show_pairs(pairs: pd.DataFrame, titles: Sequence[str], per_row: int = 2, size: float = 2.2
                ) -> plt.Figure:
     """Each row's `path` image beside its `match` image, `per_row` pairs to a row of the grid."""
-    from lib.data import read_image
-
     images, captions = [], []
     for row, title in zip(pairs.itertuples(), titles):
         images += [read_image(row.path, 300), read_image(row.match, 300)]

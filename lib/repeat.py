@@ -9,44 +9,26 @@ from pathlib import Path
 
 import pandas as pd
 
-from lib import data, evaluate
-from lib.bench import recipe, train_recipe
-from lib.params import ParamsError
-from lib.report import OUTPUTS_DIR, new_run_dir
-
-FIGURES = ["accuracy", "recall", "f1", "fn", "fp"]
-
-
-def evaluate_run(model, table: pd.DataFrame, rule: str, cost_fn: float, cost_fp: float,
-                 views: int = 1) -> list[dict]:
-    """Test figures at 0.5 and at the operating point chosen on validation by `rule`."""
-    scored = evaluate.score_table(model, table[table["split"].isin(["val", "test"])], views)
-    val, test = scored[scored["split"] == "val"], scored[scored["split"] == "test"]
-    chosen, _ = evaluate.choose_threshold(val["label"], val["score"], rule, cost_fn, cost_fp)
-    rows = []
-    for name, threshold in (("0.5", 0.5), (f"operating point ({rule})", chosen)):
-        m = evaluate.threshold_metrics(test["label"], test["score"], threshold)
-        rows.append({"threshold rule": name, "threshold": threshold, **{k: m[k] for k in FIGURES}})
-    return rows
-
-
-def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean and sd of each figure per threshold rule, over the seeds."""
-    return runs.groupby("threshold rule")[FIGURES].agg(["mean", "std"]).round(4)
+from lib.config import DEFAULT_PARAMS, OUTPUTS_DIR
+from lib.data import DataError, find_data_dir
+from lib.evaluate import run_test_figures, summarise_runs
+from lib.params import ParamsError, resolve_params
+from lib.runs import new_run_dir
+from lib.train import train_recipe
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: python -m lib.repeat [--n 5] [--params params/default.yaml] [--data-dir D]."""
     parser = argparse.ArgumentParser(prog="python -m lib.repeat", description=__doc__)
     parser.add_argument("--n", type=int, default=5, help="how many seeds (1, 2, ... N)")
-    parser.add_argument("--params", type=Path, default=Path("params/default.yaml"))
+    parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
     parser.add_argument("--data-dir", default="")
     parser.add_argument("--outputs", type=Path, default=OUTPUTS_DIR)
     args = parser.parse_args(argv)
     try:
-        p = recipe(args.params)
-        data.find_data_dir(args.data_dir or p["data_dir"] or None)
-    except (ParamsError, data.DataError) as err:
+        p = resolve_params(args.params)
+        find_data_dir(args.data_dir or p["data_dir"] or None)
+    except (ParamsError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     out = new_run_dir(args.outputs, "repeat", dt.datetime.now())
@@ -55,13 +37,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== seed {seed} of {args.n} ==", flush=True)
         run = {**p, "seed": seed, "data_dir": args.data_dir or p["data_dir"]}
         model, table, _ = train_recipe(run, out / f"seed-{seed}")
-        rows += [{"seed": seed, **r} for r in evaluate_run(model, table, p["threshold_rule"],
-                                                           p["cost_missed_defect"],
-                                                           p["cost_scrapped_good"],
-                                                           p["test_time_views"])]
+        rows += [{"seed": seed, **r} for r in run_test_figures(model, table, p["threshold_rule"],
+                                                               p["cost_missed_defect"],
+                                                               p["cost_scrapped_good"],
+                                                               p["test_time_views"])]
     runs = pd.DataFrame(rows)
     runs.to_csv(out / "repeat_runs.csv", index=False)
-    summary = summarise(runs)
+    summary = summarise_runs(runs)
     summary.to_csv(out / "repeat_summary.csv")
     print(f"\n{p['model_name']} over {args.n} seeds (test = the published test split, which shares "
           f"byte-identical files with train):\n{summary.to_string()}\nwritten to {out}")

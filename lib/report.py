@@ -4,82 +4,29 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import html
 import json
-import os
-import platform
-import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 
+import nbformat
+import papermill
 import yaml
+from nbconvert import HTMLExporter
+from papermill.exceptions import PapermillExecutionError
 
-from lib.data import PROJECT_ROOT, DataError, find_data_dir
-from lib.params import ParamsError, declared_parameters, load_params, validate_params
+from lib.config import NOTEBOOKS_DIR, OUTPUTS_DIR
+from lib.data import DataError, find_data_dir
+from lib.params import ParamsError, chapter_notebooks, declared_parameters, for_notebook, resolve_params
+from lib.runs import data_fingerprint, git_commit, new_run_dir, package_versions, point_latest
 
-NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
-OUTPUTS_DIR = PROJECT_ROOT / "outputs"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 KERNEL = "casting-inspection"
-PACKAGES = ["tensorflow", "keras", "papermill", "nbconvert", "pandas", "seaborn", "matplotlib",
-            "holoviews", "bokeh", "scikit-learn", "opencv-python-headless", "numpy"]
-
-
-def notebook_run_dir(run_dir: str = "") -> Path:
-    """The folder a notebook writes to: the given run folder, else outputs/lab for work in Lab."""
-    path = Path(run_dir) if run_dir else OUTPUTS_DIR / "lab"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def new_run_dir(outputs: Path, name: str, now: dt.datetime | None = None) -> Path:
-    """Create and return a fresh outputs/<YYYYmmdd-HHMMSS>-<name>/ folder; never reuse one."""
-    stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
-    outputs.mkdir(parents=True, exist_ok=True)
-    for attempt in range(1, 1000):
-        run_dir = outputs / (f"{stamp}-{name}" if attempt == 1 else f"{stamp}-{name}-{attempt}")
-        try:
-            run_dir.mkdir()
-            return run_dir
-        except FileExistsError:
-            continue
-    raise RuntimeError(f"could not create a new run folder in {outputs}")
-
-
-def data_fingerprint(root: Path) -> dict:
-    """File count and a SHA-256 of the sorted relative file list (with sizes) under root."""
-    files = sorted(p for p in root.rglob("*") if p.is_file())
-    listing = "\n".join(f"{p.relative_to(root)}\t{p.stat().st_size}" for p in files)
-    return {"root": str(root), "files": len(files), "sha256": hashlib.sha256(listing.encode()).hexdigest()}
-
-
-def git_commit() -> str:
-    """The project's git commit, with '+dirty' when the work tree has uncommitted changes."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True).stdout
-    commit = git("rev-parse", "HEAD").strip() or "unknown"
-    return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no").strip() else "")
-
-
-def package_versions() -> dict[str, str]:
-    """Installed versions of the packages that shape the results."""
-    versions = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
 
 
 def render_html(notebook: Path, target: Path) -> None:
     """Render an executed notebook to self-contained HTML, code and stderr logs hidden."""
-    import nbformat
-    from nbconvert import HTMLExporter
-
     exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(TEMPLATES)],
                             exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True, embed_images=True)
@@ -115,13 +62,6 @@ code at commit <code>{html.escape(manifest["git_commit"])}</code>.</p>
     (run_dir / "index.html").write_text(page, encoding="utf-8")
 
 
-def point_latest(outputs: Path, run_dir: Path) -> None:
-    """Point outputs/latest at run_dir, replacing the old link atomically."""
-    tmp = outputs / f".latest-{os.getpid()}"
-    tmp.symlink_to(run_dir.name, target_is_directory=True)
-    os.replace(tmp, outputs / "latest")
-
-
 def chapter_title(notebook: Path) -> str:
     """The notebook's first markdown heading, else its file name."""
     cells = json.loads(notebook.read_text())["cells"]
@@ -135,12 +75,8 @@ def chapter_title(notebook: Path) -> str:
 def run_report(params_file: Path, notebooks: list[Path], outputs: Path = OUTPUTS_DIR,
                kernel: str = KERNEL) -> Path:
     """Validate params, then execute and render each notebook into a new run folder; return it."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
-    params = load_params(params_file)
+    params = resolve_params(params_file, notebooks_dir=notebooks[0].parent)
     declared = declared_parameters(notebooks)
-    validate_params(params, declared, params_file)
     data_root = find_data_dir(params.get("data_dir") or None)
     run_dir = new_run_dir(outputs, params_file.stem)
     (run_dir / "notebooks").mkdir()
@@ -158,8 +94,7 @@ def run_report(params_file: Path, notebooks: list[Path], outputs: Path = OUTPUTS
         chapter = {"notebook": notebook.name, "title": chapter_title(notebook),
                    "html": notebook.with_suffix(".html").name, "status": "ok", "seconds": 0.0}
         given = {**params, "run_dir": str(run_dir), "data_dir": str(data_root)}
-        mine = {k: v for k, v in given.items()
-                if notebook.name in declared.get(k, {}).get("notebooks", [])}
+        mine = for_notebook(given, declared, notebook.name)
         print(f"[{number}/{len(notebooks)}] {notebook.name}", flush=True)
         start = time.perf_counter()
         try:
@@ -198,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outputs", type=Path, default=OUTPUTS_DIR)
     parser.add_argument("--kernel", default=KERNEL)
     args = parser.parse_args(argv)
-    notebooks = sorted(args.notebooks.glob("[0-9][0-9]_*.ipynb"))
+    notebooks = chapter_notebooks(args.notebooks)
     if not notebooks:
         print(f"error: no numbered notebooks in {args.notebooks}", file=sys.stderr)
         return 2

@@ -7,10 +7,13 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from lib.data import resize_image
 from lib.evaluate import threshold_metrics
-from lib.inspect import fast_predictor
 
 
 def _affine(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -63,10 +66,12 @@ def perturb(image: np.ndarray, name: str, strength: float, seed: int = 0) -> np.
     return PERTURBATIONS[name][0](image, strength, np.random.default_rng(seed))
 
 
-def robustness_table(model, photos: np.ndarray, labels: np.ndarray, thresholds: dict[str, float],
-                     seed: int = 0, views: int = 1) -> pd.DataFrame:
-    """Accuracy, missed defects and scrapped parts per change and strength (and none), per threshold."""
-    size, predict = int(model.input_shape[1]), fast_predictor(model, views)
+def robustness_table(predict: Callable[[np.ndarray], np.ndarray], size: int, photos: np.ndarray,
+                     labels: np.ndarray, thresholds: dict[str, float], seed: int = 0) -> pd.DataFrame:
+    """Accuracy, missed defects and scrapped parts per change and strength (and none), per threshold.
+
+    predict maps (N, size, size) uint8 images to N defect probabilities (scoring.fast_predictor).
+    """
 
     def score(images: list[np.ndarray]) -> np.ndarray:
         return predict(np.stack([resize_image(im, size) for im in images]))
@@ -107,11 +112,6 @@ def background_features(images: np.ndarray, bins: int = 16) -> np.ndarray:
 
 def background_predicts_class(images: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
     """Cross-validated accuracy of a logistic regression on background pixels alone, and chance."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import cross_val_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=seed))
     scores = cross_val_score(model, background_features(images), labels, cv=5)
     chance = max(np.mean(labels), 1 - np.mean(labels))

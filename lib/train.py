@@ -1,4 +1,4 @@
-"""Train a network with checkpoints, early stopping, a history file and resume after interruption."""
+"""Train a network: the tf.data pipeline, checkpoints, early stopping, history, resume, the recipe."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 import pandas as pd
+import tensorflow as tf
 
-from lib.models import build_model, compile_model
+from lib.augment import build_augmentation
+from lib.data import load_images
+from lib.models import BEST_MODEL, build_model, compile_model, load_model
+from lib.splits import load_table
 
-BEST_MODEL = "best.keras"
 HISTORY_CSV = "history.csv"
 HISTORY_JSON = "history.json"
 BACKUP_DIR = "train_backup"
@@ -19,16 +23,12 @@ BACKUP_DIR = "train_backup"
 
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow, and make TensorFlow's ops deterministic."""
-    import tensorflow as tf
-
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
 
 
 def distribution_scope(distribution: str = "default"):
     """The tf.distribute scope to build the model in: 'default' (one device) or 'mirrored' (all GPUs)."""
-    import tensorflow as tf
-
     if distribution == "default":
         return tf.distribute.get_strategy().scope()
     if distribution == "mirrored":
@@ -133,38 +133,51 @@ def fit_model(model: keras.Model, train_ds, val_ds, run_dir: str | Path, epochs:
     return summary
 
 
-def why_stopped(summary: dict, patience: int, epochs: int) -> str:
-    """One sentence on the best epoch and why training ended."""
-    reason = (f"stopped early: validation loss had not improved for {patience} epochs"
-              if summary["stopped_early"] else f"ran all {epochs} epochs")
-    return (f"Best epoch {summary['best_epoch']} of {summary['epochs_run']} "
-            f"(validation loss {summary['best_val_loss']:.4f}, accuracy "
-            f"{summary['best_val_accuracy']:.2%}); training {reason}, in "
-            f"{summary['train_seconds']:.0f} s of wall time.")
-
-
-def load_model(path: str | Path) -> keras.Model:
-    """Load a saved Keras model (a .keras file, or a run folder holding best.keras)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / BEST_MODEL
-    if not path.is_file():
-        raise FileNotFoundError(f"no model at {path}: give a run folder from outputs/ or a .keras file")
-    try:
-        return keras.models.load_model(path)
-    except Exception as err:  # Keras raises many types for a file that is not a model
-        raise ValueError(f"{path} is not a Keras model ({type(err).__name__}: {err})") from None
-
-
 def training_datasets(table: pd.DataFrame, image_size: int, batch_size: int, augmentation: dict,
                       seed: int):
     """Decode the train and val images once; return (train_ds augmented+shuffled, val_ds, steps)."""
-    from lib.augment import build_augmentation
-    from lib.data import load_images, make_dataset
-
     train_images, train_table = load_images(table[table["split"] == "train"], image_size)
     val_images, val_table = load_images(table[table["split"] == "val"], image_size)
     train_ds = make_dataset(train_images, train_table["label"].to_numpy(), batch_size, shuffle=True,
                             seed=seed, augment=build_augmentation(augmentation, seed))
     val_ds = make_dataset(val_images, val_table["label"].to_numpy(), batch_size)
     return train_ds, val_ds, -(-len(train_images) // batch_size)
+
+
+def make_dataset(
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    *,
+    shuffle: bool = False,
+    seed: int = 0,
+    augment=None,
+):
+    """tf.data pipeline: (N,H,W) uint8 -> cached [0,1] float batches (N,H,W,1), optional augment."""
+    ds = tf.data.Dataset.from_tensor_slices((images[..., None], labels.astype("float32")))
+    ds = ds.map(lambda x, y: (tf.cast(x, tf.float32) / 255.0, y)).cache()
+    if shuffle:
+        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    if augment is not None:
+        ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def train_recipe(p: dict, out: Path, table: pd.DataFrame | None = None
+                 ) -> tuple[keras.Model, pd.DataFrame, dict]:
+    """Train one full recipe (a resolved params dict) into out/; the best model, the split and the summary.
+
+    The split table is built from the params unless one is given (cross-validation gives its folds).
+    """
+    set_seed(p["seed"])
+    if table is None:
+        table = load_table(p["data_dir"] or None, p["val_fraction"], p["seed"], p["subset"], p["split"],
+                           p["test_fraction"], p["near_twin_cutoff"])
+    train_ds, val_ds, steps = training_datasets(table, p["image_size"], p["batch_size"],
+                                                p["augmentation"], p["seed"])
+    model = new_model(p["model_name"], p["image_size"], p["learning_rate"], p["lr_schedule"],
+                      p["epochs"], steps)
+    summary = fit_model(model, train_ds, val_ds, out, p["epochs"], p["patience"], p["verbose"],
+                        precise_bn_batches=p["precise_bn_batches"])
+    return load_model(out), table, summary

@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from lib.data import PROJECT_ROOT
+from lib.config import PROJECT_ROOT
+from lib.report import main as report_main
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REAL_DATA = Path(os.environ.get("CASTING_REAL_DATA", PROJECT_ROOT.parent / "shared/data/casting_data"))
@@ -58,11 +59,9 @@ def real_data() -> Path:
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory) -> Path:
     """A complete report run (every notebook, one epoch) on a small generated tree; its run folder."""
-    from lib.report import main
-
     root = tmp_path_factory.mktemp("smoke")
     tree = write_casting_tree(root / "casting_data", {"train": 20, "test": 6})
     params = root / "smoke.yaml"
     params.write_text(f"data_dir: {tree}\nsubset: 10\nimage_size: 32\nbatch_size: 8\nepochs: 1\n")
-    assert main([str(params), "--outputs", str(root / "outputs")]) == 0
+    assert report_main([str(params), "--outputs", str(root / "outputs")]) == 0
     return (root / "outputs" / "latest").resolve()

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from lib import bench, repeat
+from lib import bench, repeat, splits
+from lib.evaluate import summarise_runs, threshold_metrics
+from lib.models import load_model
+from lib.scoring import score_table
 
 
 def _recipe(tmp_path, tree, name, model):
@@ -27,8 +30,13 @@ def test_bench_prints_a_row_per_model_and_the_time_ratio(tmp_path, casting_tree,
     table = pd.read_csv(run / "bench.csv", index_col="model")
     assert list(table.index) == ["seed_baseline", "fast_cnn"]
     assert (table["epochs"] == 2).all()
-    mistakes = table["FN"] + table["FP"]  # 12 test images: accuracy and counts must agree
-    assert ((1 - table["test acc"]) * 12).round().astype(int).equals(mistakes)
+    for model, recipe in (("seed_baseline", "seed"), ("fast_cnn", "ours")):  # the row is that model's test
+        trained = load_model(run / recipe)
+        test = splits.load_table(casting_tree, seed=42).query("split == 'test'")
+        scored = score_table(trained, test, views=8)
+        m = threshold_metrics(scored.label, scored.score, 0.5)
+        assert table.loc[model, "test acc"] == round(m["accuracy"], 4)
+        assert (table.loc[model, "FN"], table.loc[model, "FP"]) == (m["fn"], m["fp"])
 
 
 def test_bench_names_a_missing_data_folder_from_the_params_file(tmp_path, capsys):
@@ -54,6 +62,15 @@ def test_repeat_reports_mean_and_sd_over_seeds(tmp_path, casting_tree, capsys):
     runs = pd.read_csv(run / "repeat_runs.csv")
     assert sorted(runs.seed.unique()) == [1, 2] and len(runs) == 4
     assert set(runs["threshold rule"]) == {"0.5", "operating point (full_recall)"}
-    summary = repeat.summarise(runs)
-    assert summary.loc["0.5", ("accuracy", "mean")] == pytest.approx(
-        runs[runs["threshold rule"] == "0.5"].accuracy.mean(), abs=1e-4)
+    assert (run / "seed-1" / "best.keras").is_file() and (run / "seed-2" / "best.keras").is_file()
+    assert (run / "repeat_summary.csv").is_file()
+
+
+def test_summary_gives_mean_and_sd_over_seeds_per_threshold_rule():
+    runs = pd.DataFrame({"seed": [1, 1, 2, 2], "threshold rule": ["0.5", "op", "0.5", "op"],
+                         "accuracy": [0.9, 0.8, 1.0, 0.8], "recall": [1.0, 1.0, 0.5, 1.0],
+                         "f1": [0.9, 0.8, 0.6, 0.8], "fn": [0, 0, 2, 0], "fp": [3, 5, 0, 5]})
+    summary = summarise_runs(runs)
+    assert summary.loc["0.5", ("accuracy", "mean")] == pytest.approx(0.95)
+    assert summary.loc["0.5", ("accuracy", "std")] == pytest.approx(0.0707, abs=1e-4)
+    assert summary.loc["op", ("fp", "std")] == 0 and summary.loc["0.5", ("fn", "mean")] == 1

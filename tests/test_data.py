@@ -10,12 +10,13 @@ import pytest
 from lib.data import (
     DataError,
     find_data_dir,
+    find_image_files,
     load_images,
-    make_dataset,
     read_image,
     scan_dataset,
-    split_train_val,
 )
+from lib.splits import split_train_val
+from lib.train import make_dataset
 
 
 def test_scan_lists_every_image_with_defect_as_positive(casting_tree):
@@ -89,6 +90,14 @@ def test_read_image_gives_grayscale_of_requested_size(casting_tree):
     path = next((casting_tree / "test" / "ok_front").iterdir())
     image = read_image(path, 40)
     assert image.shape == (40, 40) and image.dtype == np.uint8
+
+
+def test_find_image_files_walks_folders_and_names_a_missing_path(casting_tree, tmp_path):
+    one = casting_tree / "train" / "ok_front" / "cast_ok_0_0.jpeg"
+    files = find_image_files([casting_tree / "test", one])
+    assert len(files) == 2 * 6 + 1 and files[-1].endswith("cast_ok_0_0.jpeg")
+    with pytest.raises(FileNotFoundError, match="no such file or folder: .*absent"):
+        find_image_files([tmp_path / "absent"])
 
 
 def test_split_is_stratified_twenty_percent_and_reproducible(casting_tree):

@@ -1,4 +1,4 @@
-"""Metrics, threshold rules, review band and verdicts on small hand-made score arrays."""
+"""Metrics, threshold rules, review band, verdicts and the management sentences on small hand-made scores."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import evaluate
+from lib import decision, evaluate, narrative
 
 LABELS = np.array([0, 0, 0, 1, 1, 1])
 SCORES = np.array([0.1, 0.4, 0.7, 0.35, 0.8, 0.9])
@@ -26,50 +26,50 @@ def test_sweep_has_one_row_per_threshold_from_005_to_095():
 
 
 def test_full_recall_rule_takes_lowest_defect_score():
-    threshold, why = evaluate.choose_threshold(LABELS, SCORES, "full_recall")
+    threshold, why = decision.choose_threshold(LABELS, SCORES, "full_recall")
     assert threshold == 0.35 and "every defect" in why
     assert evaluate.threshold_metrics(LABELS, SCORES, threshold)["recall"] == 1.0
 
 
 def test_full_recall_rule_never_goes_above_one_half():
     separated = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
-    threshold, why = evaluate.choose_threshold(LABELS, separated, "full_recall")
+    threshold, why = decision.choose_threshold(LABELS, separated, "full_recall")
     assert threshold == 0.5 and "lowest 0.7000" in why
 
 
 def test_full_recall_rule_refuses_validation_without_defects():
     with pytest.raises(ValueError, match="no defects"):
-        evaluate.choose_threshold(np.zeros(3), np.array([0.1, 0.2, 0.3]), "full_recall")
+        decision.choose_threshold(np.zeros(3), np.array([0.1, 0.2, 0.3]), "full_recall")
 
 
 def test_all_scores_equal_flags_everything_under_full_recall():
-    threshold, _ = evaluate.choose_threshold(LABELS, np.full(6, 0.5), "full_recall")
+    threshold, _ = decision.choose_threshold(LABELS, np.full(6, 0.5), "full_recall")
     assert evaluate.threshold_metrics(LABELS, np.full(6, 0.5), threshold)["fn"] == 0
 
 
 def test_min_cost_rule_trades_missed_defects_against_scrap():
-    expensive_miss, _ = evaluate.choose_threshold(LABELS, SCORES, "min_cost", 100, 1)
+    expensive_miss, _ = decision.choose_threshold(LABELS, SCORES, "min_cost", 100, 1)
     assert expensive_miss == 0.35  # catch every defect, scrap one good part
-    expensive_scrap, _ = evaluate.choose_threshold(LABELS, SCORES, "min_cost", 1, 100)
+    expensive_scrap, _ = decision.choose_threshold(LABELS, SCORES, "min_cost", 1, 100)
     assert expensive_scrap == 0.8  # scrap no good part, miss one defect
 
 
 def test_unknown_rule_is_named():
     with pytest.raises(ValueError, match="unknown threshold rule 'best'"):
-        evaluate.choose_threshold(LABELS, SCORES, "best")
+        decision.choose_threshold(LABELS, SCORES, "best")
 
 
 def test_review_band_sends_unsure_parts_to_a_person():
-    said = evaluate.verdicts(SCORES, 0.5, 0.3, 0.75)
+    said = decision.verdicts(SCORES, 0.5, 0.3, 0.75)
     assert list(said) == ["ok", "review", "review", "review", "defect", "defect"]
-    band = evaluate.review_band(LABELS, SCORES, 0.5, 0.3, 0.75)
+    band = decision.review_band(LABELS, SCORES, 0.5, 0.3, 0.75)
     assert band == {"review": 3, "decided": 3, "missed defects outside band": 0,
                     "scrapped good parts outside band": 0}
 
 
 def test_review_band_must_be_ordered():
     with pytest.raises(ValueError, match="review_low <= review_high"):
-        evaluate.verdicts(SCORES, 0.5, 0.8, 0.2)
+        decision.verdicts(SCORES, 0.5, 0.8, 0.2)
 
 
 def test_headline_table_reports_each_subset():
@@ -81,18 +81,67 @@ def test_headline_table_reports_each_subset():
 
 
 def test_verdicts_and_summary_for_management(tmp_path):
-    point = evaluate.save_operating_point(tmp_path, 0.5, "a stated rule", "full_recall", 0.3, 0.75)
-    assert evaluate.load_operating_point(tmp_path) == point
-    scored = pd.DataFrame({"path": list("abcdef"), "label": LABELS, "score": SCORES})
-    test = evaluate.add_verdicts(scored, point)
+    point = decision.save_operating_point(tmp_path, 0.5, "a stated rule", "full_recall", 0.3, 0.75)
+    assert decision.load_operating_point(tmp_path) == point
+    scored = pd.DataFrame({"path": list("abcdef"), "label": LABELS, "score": SCORES,
+                           "byte_twin_seen": [True] + [False] * 5,
+                           "twin_seen": [True, False, True, True, False, False]})
+    test = decision.add_verdicts(scored, point)
     assert list(test.verdict_at_threshold) == ["ok", "ok", "defect", "ok", "defect", "defect"]
-    text = evaluate.management_summary(test, point, duplicates={"a"})
+    text = narrative.management_summary(test, point)
     assert "Of 6 test parts" in text and "shipped 0 defective" in text and "sent 3" in text
-    assert "1 of these test files are byte-identical" in text
-    text = evaluate.management_summary(test, point, duplicates={"a"}, near_twins={"a", "c", "d"})
+    assert "1 of these test files are byte-identical" in text and "On the 5 others it made 2 mistake" in text
     assert "3 test parts are the same photograph" in text and "On the 3 parts" in text
+    assert "it made 0 mistake(s) at that threshold." in text  # b, e, f are all right
 
 
 def test_missing_operating_point_says_which_chapter_writes_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="04_evaluate"):
-        evaluate.load_operating_point(tmp_path)
+        decision.load_operating_point(tmp_path)
+
+
+def _validation(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Scores like a good network's on 300 good and 300 defective parts: most near 0 and near 1."""
+    rng = np.random.default_rng(seed)
+    labels = np.r_[np.zeros(300, int), np.ones(300, int)]
+    return labels, np.r_[rng.beta(1, 30, 300), 1 - rng.beta(1, 30, 300)]
+
+
+def test_cost_curve_counts_both_mistakes_at_each_threshold():
+    curve = decision.cost_curve(LABELS, SCORES, 10, 1).set_index("threshold")
+    assert curve.loc[0.5].tolist() == [1, 1, 11]  # 0.35 missed, 0.7 scrapped
+    assert curve.loc[0.1].tolist() == [0, 3, 3] and curve.loc[0.9].tolist() == [2, 0, 20]
+
+
+@pytest.mark.parametrize("odd", [0.0, 0.001, 0.01, 0.05, 0.2])
+def test_one_odd_validation_defect_changes_few_verdicts_under_min_cost(odd):
+    labels, scores = _validation()
+    before, _ = decision.choose_threshold(labels, scores, "min_cost", 50, 1)
+    odd_one = np.argmin(np.where(labels == 1, scores, 2))
+    moved = scores.copy()
+    moved[odd_one] = odd  # the lowest-scored defect now scores `odd`
+    others = np.arange(len(scores)) != odd_one
+
+    def flipped(threshold: float) -> int:  # other validation parts whose verdict the move changes
+        return int((((scores >= before) != (scores >= threshold)) & others).sum())
+
+    after, _ = decision.choose_threshold(labels, moved, "min_cost", 50, 1)
+    assert flipped(after) <= 2
+    full_recall, _ = decision.choose_threshold(labels, moved, "full_recall")
+    assert full_recall == odd and (flipped(full_recall) > 50 or odd > 0.1)  # the old default follows it
+
+
+def test_moving_any_one_score_costs_at_most_twice_a_missed_defect_at_the_new_threshold():
+    labels, scores = _validation(1)
+
+    def cost_at(threshold: float) -> float:  # on the unmoved scores
+        missed = ((scores < threshold) & (labels == 1)).sum()
+        return 50 * missed + ((scores >= threshold) & (labels == 0)).sum()
+
+    best, _ = decision.choose_threshold(labels, scores, "min_cost", 50, 1)
+    for i in range(0, len(scores), 7):
+        for value in (0.0, 0.3, 1.0):
+            moved = scores.copy()
+            moved[i] = value
+            chosen, _ = decision.choose_threshold(labels, moved, "min_cost", 50, 1)
+            assert cost_at(chosen) <= cost_at(best) + 2 * 50

@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 
 from lib import explore
-from lib.data import scan_dataset, split_train_val
+from lib.data import scan_dataset
+from lib.splits import split_train_val
 
 
 def _with_known_duplicates(tree):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import cv2
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 
 from lib.inspect import main
 from lib.models import build_model
+from lib.scoring import dihedral_views, fast_predictor
 from tests.conftest import fake_part
 
 
@@ -85,7 +87,7 @@ def test_existing_output_is_never_overwritten(run_dir, mixed_folder, tmp_path, c
 def test_bad_model_path_is_named(mixed_folder, tmp_path, capsys, make_model, message):
     model = make_model(tmp_path)
     assert main([str(mixed_folder), "--model", str(model), "--out", str(tmp_path / "v.csv")]) == 2
-    assert pytest.importorskip("re").search(message, capsys.readouterr().err)
+    assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "v.csv").exists()
 
 
@@ -95,8 +97,6 @@ def test_missing_input_path_is_named(run_dir, tmp_path, capsys):
 
 
 def test_fast_predictor_gives_the_keras_scores():
-    from lib.inspect import fast_predictor
-
     model = build_model("fast_cnn", 32)
     images = np.random.default_rng(0).integers(0, 256, (5, 32, 32)).astype(np.uint8)
     expected = model.predict(images[..., None] / 255.0, verbose=0).reshape(-1)
@@ -106,8 +106,6 @@ def test_fast_predictor_gives_the_keras_scores():
 
 
 def test_eight_view_scores_do_not_change_when_the_part_is_turned_or_mirrored():
-    from lib.inspect import fast_predictor
-
     model = build_model("fast_cnn", 32)
     images = np.random.default_rng(1).integers(0, 256, (3, 32, 32)).astype(np.uint8)
     one, eight = fast_predictor(model), fast_predictor(model, views=8)
@@ -117,8 +115,6 @@ def test_eight_view_scores_do_not_change_when_the_part_is_turned_or_mirrored():
 
 
 def test_eight_view_score_is_the_mean_of_the_keras_scores_of_the_views():
-    from lib.inspect import dihedral_views, fast_predictor
-
     model = build_model("fast_cnn", 32)
     images = np.random.default_rng(2).integers(0, 256, (2, 32, 32)).astype(np.uint8)
     views = dihedral_views(images)
@@ -128,7 +124,5 @@ def test_eight_view_score_is_the_mean_of_the_keras_scores_of_the_views():
 
 
 def test_unknown_number_of_views_is_refused():
-    from lib.inspect import fast_predictor
-
     with pytest.raises(ValueError, match="test_time_views must be one of"):
         fast_predictor(build_model("fast_cnn", 32), views=4)

@@ -9,16 +9,19 @@ import numpy as np
 import pytest
 
 from lib import train
-from lib.data import load_images, make_dataset, scan_dataset
-from lib.models import MODELS, build_model, fast_cnn
+from lib.data import load_images, scan_dataset
+from lib.models import MODELS, build_model, fast_cnn, load_model
+from lib.train import make_dataset
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_model_maps_images_to_one_probability(name):
+def test_model_gives_one_score_per_image_and_the_saved_model_the_same_scores(name, tmp_path):
     model = build_model(name, 96)
-    scores = model.predict(np.random.rand(3, 96, 96, 1).astype("float32"), verbose=0)
-    assert scores.shape == (3, 1)
-    assert ((scores >= 0) & (scores <= 1)).all()
+    images = np.random.default_rng(0).random((3, 96, 96, 1)).astype("float32")
+    scores = model.predict(images, verbose=0)
+    assert scores.shape == (3, 1) and len(np.unique(scores)) == 3  # each image its own score
+    model.save(tmp_path / "best.keras")
+    assert np.allclose(load_model(tmp_path).predict(images, verbose=0), scores, atol=1e-6)
 
 
 def test_seed_baseline_is_the_seed_network():
@@ -66,7 +69,7 @@ def test_one_epoch_writes_checkpoint_and_history(casting_tree, tmp_path):
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert len(history) == 1 and {"loss", "val_loss", "val_accuracy", "seconds"} <= set(history[0])
     assert summary["epochs_run"] == 1 and summary["best_epoch"] == 1
-    assert isinstance(train.load_model(tmp_path / "run"), keras.Model)
+    assert isinstance(load_model(tmp_path / "run"), keras.Model)
 
 
 def test_same_seed_gives_identical_predictions(casting_tree, tmp_path):
@@ -94,11 +97,11 @@ def test_interrupted_training_resumes_from_saved_epoch(casting_tree, tmp_path):
 
 def test_load_model_names_missing_and_bad_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="no model at .*nothing"):
-        train.load_model(tmp_path / "nothing")
+        load_model(tmp_path / "nothing")
     bad = tmp_path / "model.keras"
     bad.write_text("not a model")
     with pytest.raises(ValueError, match="model.keras is not a Keras model"):
-        train.load_model(bad)
+        load_model(bad)
 
 
 @pytest.mark.skipif(not __import__("tensorflow").config.list_physical_devices("GPU"),

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import data
 from lib import near_duplicates as nd
+from lib import splits
 
 
 def textured_part(seed: int, size: int = 300, surface: int | None = None) -> np.ndarray:
@@ -85,7 +85,7 @@ def test_grouped_split_never_lets_a_group_straddle_two_splits():
     groups = pd.Series(np.repeat(np.arange(200), rng.integers(1, 8, 200)))
     labels = (groups % 3 == 0).astype(int)
     table = table_for([f"p{i}" for i in range(len(groups))], ["train"] * len(groups), labels.tolist())
-    out = nd.grouped_split(table, groups, test_fraction=0.1, val_fraction=0.2, seed=3)
+    out = splits.grouped_split(table, groups, test_fraction=0.1, val_fraction=0.2, seed=3)
     assert (out.groupby(groups)["split"].nunique() == 1).all()
     shares = out["split"].value_counts(normalize=True)
     assert 0.05 < shares["test"] < 0.15 and 0.12 < shares["val"] < 0.28
@@ -94,7 +94,7 @@ def test_grouped_split_never_lets_a_group_straddle_two_splits():
 def test_grouped_split_keeps_a_long_chain_of_views_in_train():
     groups = pd.Series(np.r_[np.repeat(0, 60), np.arange(1, 301)])  # one chain of 60 views, 300 single photos
     table = table_for([f"p{i}" for i in range(360)], ["train"] * 360, [i % 2 for i in range(360)])
-    out = nd.grouped_split(table, groups, test_fraction=0.1, val_fraction=0.2, seed=0)
+    out = splits.grouped_split(table, groups, test_fraction=0.1, val_fraction=0.2, seed=0)
     assert (out["split"][groups == 0] == "train").all()
     assert 25 < (out["split"] == "test").sum() < 47
 
@@ -110,11 +110,11 @@ def test_load_table_grouped_split_on_generated_images(tmp_path):
                 cv2.imwrite(str(folder / f"{seed}.jpeg"), textured_part(seed))
     # the test folder also holds a turned view of a train photograph: a near-twin across splits
     cv2.imwrite(str(root / "test" / "def_front" / "twin_of_0.jpeg"), seen_again(textured_part(0), 90, 10))
-    table = data.load_table(root, val_fraction=0.25, seed=0, split="grouped", test_fraction=0.25,
+    table = splits.load_table(root, val_fraction=0.25, seed=0, split="grouped", test_fraction=0.25,
                             cache_dir=tmp_path / "cache")
     twin_splits = table[table["path"].str.contains(r"/0\.jpeg$|twin_of_0")]["split"]
     assert twin_splits.nunique() == 1
     assert set(table["split"]) == {"train", "val", "test"}
     assert list((tmp_path / "cache").glob("near-twins-*.csv"))
     with pytest.raises(ValueError, match="unknown split"):
-        data.load_table(root, split="random")
+        splits.load_table(root, split="random")

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import ast
+import json
+import re
+
+import papermill
 import pytest
 
-from lib.params import ParamsError, declared_parameters, load_params, validate_params
-from lib.report import NOTEBOOKS_DIR
+from lib.config import NOTEBOOKS_DIR
+from lib.params import (
+    RUNNER_SET,
+    ParamsError,
+    chapter_notebooks,
+    declared_parameters,
+    default_params,
+    load_params,
+    resolve_params,
+    validate_params,
+)
+
+CHAPTERS = chapter_notebooks(NOTEBOOKS_DIR)
 
 DECLARED = {
     "epochs": {"type": "int", "notebooks": ["03_train.ipynb"]},
@@ -43,3 +59,67 @@ def test_every_shipped_params_file_fits_the_notebooks():
     assert {"data_dir", "run_dir", "seed", "subset"} <= set(declared)
     for path in sorted((NOTEBOOKS_DIR.parent / "params").glob("*.yaml")):
         validate_params(load_params(path), declared, path)
+    with pytest.raises(ParamsError, match="unknown parameter 'run_dir'"):  # the runner sets it
+        validate_params({"run_dir": "x"}, declared, "params/x.yaml")
+    with pytest.raises(ParamsError, match="unknown parameter 'run_dir'"):  # the runner sets it
+        validate_params({"run_dir": "x"}, declared, "params/x.yaml")
+
+
+def test_extends_applies_the_named_file_first_then_this_one(tmp_path):
+    (tmp_path / "base.yaml").write_text("epochs: 16\nseed: 42\n")
+    (tmp_path / "mine.yaml").write_text("extends: base.yaml\nepochs: 2\n")
+    assert load_params(tmp_path / "mine.yaml") == {"epochs": 2, "seed": 42}
+
+
+def test_extends_in_a_circle_is_named(tmp_path):
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(ParamsError, match="goes round in a circle"):
+        load_params(tmp_path / "a.yaml")
+
+
+def test_extends_a_missing_file_names_it(tmp_path):
+    (tmp_path / "a.yaml").write_text("extends: nowhere.yaml\n")
+    with pytest.raises(ParamsError, match="params file not found: .*nowhere.yaml"):
+        load_params(tmp_path / "a.yaml")
+
+
+def test_a_params_file_is_read_over_the_defaults_and_checked_whole(tmp_path):
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("epochs: 2\n")
+    resolved = resolve_params(mine)
+    assert resolved == {**default_params(), "epochs": 2}
+    mine.write_text("epochs: 2\nlearning_rat: 0.1\n")
+    with pytest.raises(ParamsError, match="mine.yaml: unknown parameter 'learning_rat'"):
+        resolve_params(mine)
+
+
+def test_grouped_params_differ_from_the_defaults_only_in_the_split():
+    grouped = resolve_params(NOTEBOOKS_DIR.parent / "params" / "grouped.yaml")
+    assert {k for k, v in grouped.items() if default_params()[k] != v} == {"split"}
+
+
+def _code_outside_parameters(notebook) -> str:
+    cells = json.loads(notebook.read_text())["cells"]
+    return "\n".join("".join(c["source"]) for c in cells
+                     if c["cell_type"] == "code" and "parameters" not in c["metadata"].get("tags", []))
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
+def test_every_parameters_cell_default_equals_the_default_file(notebook):
+    values = {k: ast.literal_eval(v["default"]) for k, v in papermill.inspect_notebook(str(notebook)).items()}
+    defaults = {**default_params(), "run_dir": ""}
+    differ = {k: (v, defaults.get(k, "absent")) for k, v in values.items() if defaults.get(k, object()) != v}
+    assert not differ, f"{notebook.name} (value, params/default.yaml): {differ}"
+
+
+def test_the_default_file_holds_every_parameter_a_chapter_declares():
+    declared = set(declared_parameters(CHAPTERS)) - set(RUNNER_SET)
+    assert declared == set(default_params())
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
+def test_each_chapter_declares_only_the_parameters_it_uses(notebook):
+    code = _code_outside_parameters(notebook)
+    unused = [name for name in declared_parameters([notebook]) if not re.search(rf"\b{name}\b", code)]
+    assert not unused, f"{notebook.name} declares {unused} but never uses them"

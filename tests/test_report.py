@@ -8,7 +8,9 @@ import re
 
 import pytest
 
-from lib.report import NOTEBOOKS_DIR, data_fingerprint, main, new_run_dir
+from lib.config import NOTEBOOKS_DIR
+from lib.report import main
+from lib.runs import data_fingerprint, new_run_dir
 
 NOW = dt.datetime(2026, 11, 22, 9, 30, 5)
 
@@ -62,7 +64,7 @@ def test_failing_notebook_keeps_partial_run_and_names_the_cell(tmp_path, casting
     err = capsys.readouterr().err
     assert "01_explore.ipynb failed in cell 4 of" in err  # 4: papermill injects a cell
     assert "raise RuntimeError('boom')" in err and "RuntimeError: boom" in err
-    (run,) = [p for p in out.iterdir() if p.name != "latest"]
+    (run,) = [p for p in out.iterdir() if p.name not in ("latest", "cache")]
     assert json.loads((run / "manifest.json").read_text())["status"] == "failed"
     assert (run / "01_explore.html").exists() and not (out / "latest").exists()
 
@@ -82,5 +84,5 @@ def test_smoke_report_renders_every_chapter_without_code(smoke_run):
     index = (smoke_run / "index.html").read_text()
     assert all(n.with_suffix(".html").name in index for n in chapters)
     for written in ("best.keras", "history.csv", "operating_point.json", "test_predictions.csv",
-                    "exact_duplicates_test_train.csv", "params.yaml"):
+                    "exact_duplicates_test_train.csv", "params.yaml", "split.csv"):
         assert (smoke_run / written).is_file(), written

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -36,16 +37,24 @@ def test_background_check_finds_a_bench_that_gives_the_class_away():
     assert fair["background accuracy"] < leaky["background accuracy"]
 
 
-def test_table_has_a_row_per_change_and_strength_for_each_threshold():
-    from lib.models import build_model
-
+def test_table_counts_the_verdicts_each_change_flips_per_threshold():
     rng = np.random.default_rng(0)
     labels = np.arange(6) % 2
     photos = np.stack([fake_part(rng, bool(y), 64) for y in labels])
-    table = robustness.robustness_table(build_model("fast_cnn", 32), photos, labels,
-                                        {"0.5": 0.5, "low": 0.01})
+    brightest = max(cv2.resize(p, (32, 32), interpolation=cv2.INTER_AREA).mean() for p in photos)
+    sizes = set()
+
+    def lamp_reader(images: np.ndarray) -> np.ndarray:  # calls a part defective when it is brighter
+        sizes.add(images.shape[1:])
+        return (images.reshape(len(images), -1).mean(axis=1) > brightest + 1).astype(float)
+
+    table = robustness.robustness_table(lamp_reader, 32, photos, labels, {"0.5": 0.5, "low": 0.0}).set_index(
+        ["change", "strength"])
+    assert sizes == {(32, 32)}
     expected = 1 + sum(len(s) for _, s, _ in robustness.PERTURBATIONS.values())
-    assert len(table) == expected and table.change.iloc[0] == "none"
-    for label in ("0.5", "low"):
-        assert ((table[f"FN at {label}"] + table[f"FP at {label}"]) ==
-                ((1 - table[f"accuracy at {label}"]) * 6).round().astype(int)).all()
+    assert len(table) == expected and table.index[0] == ("none", 0.0)
+    assert table.loc[("none", 0.0), ["FN at 0.5", "FP at 0.5"]].tolist() == [3, 0]
+    for strength in (0.2, 0.4):  # brighter light: every good part called defective, no defect missed
+        assert table.loc[("brighter", strength), ["FN at 0.5", "FP at 0.5"]].tolist() == [0, 3]
+        assert table.loc[("darker", strength), "accuracy at 0.5"] == 0.5
+    assert (table["FP at low"] == 3).all() and (table["FN at low"] == 0).all()  # threshold 0 flags all

@@ -1,0 +1,132 @@
+"""Scores to verdicts: threshold rules, the review band, the run's operating point, and inspecting files."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from lib.models import load_model
+from lib.scoring import fast_predictor, score_files
+
+OPERATING_POINT = "operating_point.json"
+VERDICT_COLUMNS = ["path", "verdict", "defect_probability", "threshold", "review_low", "review_high",
+                   "run_id", "note", "error"]
+
+
+def choose_threshold(labels: np.ndarray, scores: np.ndarray, rule: str = "full_recall",
+                     cost_missed_defect: float = 1.0, cost_scrapped_good: float = 1.0
+                     ) -> tuple[float, str]:
+    """The operating threshold chosen on validation scores by a stated rule, and why, in words."""
+    labels, scores = np.asarray(labels).astype(int), np.asarray(scores, dtype=float)
+    if rule == "full_recall":
+        if not labels.any():
+            raise ValueError("the validation split has no defects: the full_recall rule needs some")
+        lowest = float(scores[labels == 1].min())
+        if lowest > 0.5:  # a rule meant to catch more defects must not end up flagging fewer than 0.5
+            return 0.5, (f"every defect in the validation split scores above 0.5 (the lowest "
+                         f"{lowest:.4f}), so the plain 0.5 is kept rather than a laxer threshold")
+        return lowest, ("the highest threshold that still flags every defect in the validation "
+                        f"split (its lowest-scored defect scores {lowest:.4f})")
+    if rule == "min_cost":
+        curve = cost_curve(labels, scores, cost_missed_defect, cost_scrapped_good)
+        best = curve.loc[curve["cost"].idxmin()]  # ties: the lowest threshold, so fewer defects slip through
+        return float(best["threshold"]), (
+            f"the lowest cost on the validation split, counting a shipped defective part as "
+            f"{cost_missed_defect / cost_scrapped_good:g} scrapped good parts (there: {int(best['missed'])} "
+            f"missed defect(s) and {int(best['scrapped'])} scrapped good part(s))")
+    raise ValueError(f"unknown threshold rule '{rule}'; choose 'full_recall' or 'min_cost'")
+
+
+def cost_curve(labels: np.ndarray, scores: np.ndarray, cost_missed_defect: float,
+               cost_scrapped_good: float) -> pd.DataFrame:
+    """Missed defects, scrapped good parts and their cost at each candidate threshold (every score, 0.5)."""
+    labels, scores = np.asarray(labels).astype(int), np.asarray(scores, dtype=float)
+    thresholds = np.unique(np.concatenate([scores, [0.5]]))
+    defects, good = np.sort(scores[labels == 1]), np.sort(scores[labels == 0])
+    missed = np.searchsorted(defects, thresholds, side="left")  # defects scoring below the threshold
+    scrapped = len(good) - np.searchsorted(good, thresholds, side="left")  # good parts at or above it
+    return pd.DataFrame({"threshold": thresholds, "missed": missed, "scrapped": scrapped,
+                         "cost": cost_missed_defect * missed + cost_scrapped_good * scrapped})
+
+
+def verdicts(scores: np.ndarray, threshold: float, low: float, high: float) -> np.ndarray:
+    """'review' for scores in [low, high), else 'defect' at or above threshold, else 'ok'."""
+    if not 0 <= low <= high <= 1:
+        raise ValueError(f"review band needs 0 <= review_low <= review_high <= 1, got {low}, {high}")
+    scores = np.asarray(scores, dtype=float)
+    decided = np.where(scores >= threshold, "defect", "ok")
+    return np.where((scores >= low) & (scores < high), "review", decided)
+
+
+def review_band(labels: np.ndarray, scores: np.ndarray, threshold: float, low: float,
+                high: float) -> dict:
+    """How many parts go to review, and the mistakes left among the parts decided automatically."""
+    labels = np.asarray(labels).astype(int)
+    said = verdicts(scores, threshold, low, high)
+    return {"review": int((said == "review").sum()), "decided": int((said != "review").sum()),
+            "missed defects outside band": int(((said == "ok") & (labels == 1)).sum()),
+            "scrapped good parts outside band": int(((said == "defect") & (labels == 0)).sum())}
+
+
+def save_operating_point(run_dir: str | Path, threshold: float, why: str, rule: str,
+                         review_low: float, review_high: float, views: int = 1) -> dict:
+    """Write operating_point.json (threshold, band, views scored) for chapters 5-6 and inspect."""
+    point = {"threshold": threshold, "why": why, "rule": rule, "review_low": review_low,
+             "review_high": review_high, "views": views, "chosen_on": "validation split"}
+    verdicts(np.zeros(1), threshold, review_low, review_high)  # checks the band
+    (Path(run_dir) / OPERATING_POINT).write_text(json.dumps(point, indent=2))
+    return point
+
+
+def load_operating_point(run_dir: str | Path) -> dict:
+    """Read the run's operating_point.json; FileNotFoundError saying which chapter writes it."""
+    path = Path(run_dir) / OPERATING_POINT
+    if not path.is_file():
+        raise FileNotFoundError(f"no {path}: run chapter 4 (04_evaluate) on this run folder first")
+    return {"views": 1, **json.loads(path.read_text())}  # runs saved before views were recorded
+
+
+def add_verdicts(scored: pd.DataFrame, point: dict) -> pd.DataFrame:
+    """Add true_class, verdict (with review band), verdict_at_threshold and confidence columns."""
+    score = scored["score"].to_numpy()
+    at_threshold = np.where(score >= point["threshold"], "defect", "ok")
+    return scored.assign(
+        true_class=np.where(scored["label"] == 1, "defect", "ok"),
+        verdict=verdicts(score, point["threshold"], point["review_low"], point["review_high"]),
+        verdict_at_threshold=at_threshold,
+        confidence=np.where(at_threshold == "defect", score, 1 - score),
+    )
+
+
+def load_inspector(model_path: str | os.PathLike) -> tuple[keras.Model, dict, str]:
+    """The model, its run's operating point (threshold 0.5 and no band if none saved), the run id."""
+    model_path = Path(model_path)
+    model = load_model(model_path)
+    run_dir = model_path if model_path.is_dir() else model_path.parent
+    if (run_dir / OPERATING_POINT).is_file():
+        point = load_operating_point(run_dir)
+    else:
+        point = {"threshold": 0.5, "review_low": 0.5, "review_high": 0.5, "views": 1,
+                 "why": f"default 0.5: no {OPERATING_POINT} beside the model"}
+    return model, point, run_dir.resolve().name
+
+
+def inspect_files(model: keras.Model, point: dict, run_id: str, files: Sequence[str],
+                  batch_size: int = 64, progress: bool = False) -> pd.DataFrame:
+    """The verdict table (VERDICT_COLUMNS) for the files: one row each, errors kept."""
+    rows = score_files(fast_predictor(model, point["views"]), int(model.input_shape[1]), files,
+                       batch_size, progress)
+    readable = rows["error"] == ""
+    said = verdicts(rows["defect_probability"].fillna(0).to_numpy(), point["threshold"],
+                    point["review_low"], point["review_high"])
+    rows["verdict"] = np.where(readable, said, "")
+    rows["threshold"], rows["review_low"], rows["review_high"] = (
+        point["threshold"], point["review_low"], point["review_high"])
+    rows["run_id"] = run_id
+    return rows[VERDICT_COLUMNS]

@@ -1,0 +1,91 @@
+"""Each augmentation does what its name says, off means untouched, and one seed gives one output."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lib import augment
+
+SIZE = 24
+
+
+def _batch(n: int = 16) -> np.ndarray:
+    """n copies of one asymmetric [0, 1] image: a bright corner block and a ramp, so every turn shows."""
+    image = np.tile(np.linspace(0.25, 0.6, SIZE, dtype=np.float32), (SIZE, 1))
+    image[2:8, 3:12] = 0.75
+    return np.repeat(image[None, ..., None], n, axis=0)
+
+
+def _apply(config: dict, seed: int = 0, batch: np.ndarray | None = None) -> np.ndarray:
+    return np.asarray(augment.build_augmentation(config, seed)(_batch() if batch is None else batch,
+                                                               training=True))
+
+
+def test_everything_off_builds_no_augmentation():
+    assert augment.build_augmentation({}) is None
+    assert augment.build_augmentation(dict(augment.OFF)) is None
+
+
+def test_an_unknown_augmentation_is_named_with_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown augmentation \['sharpen'\]; known: rotation"):
+        augment.build_augmentation({"sharpen": 0.2})
+
+
+@pytest.mark.parametrize("name, transform", [
+    ("horizontal_flip", lambda x: x[:, :, ::-1]),
+    ("vertical_flip", lambda x: x[:, ::-1, :]),
+    ("rot90", lambda x: x.transpose(0, 2, 1, 3)),
+])
+def test_a_flip_or_transpose_gives_either_the_image_or_exactly_its_mirror(name, transform):
+    batch = _batch()
+    out = _apply({name: True}, batch=batch)
+    same = [np.allclose(o, batch[0]) for o in out]
+    mirrored = [np.allclose(o, transform(batch)[0]) for o in out]
+    assert all(s or m for s, m in zip(same, mirrored))
+    assert any(same) and any(mirrored)  # sixteen coin tosses: both sides come up
+
+
+def test_brightness_shifts_every_pixel_by_one_amount_per_image():
+    batch = _batch()
+    out = _apply({"brightness": 0.2}, batch=batch)
+    shifts = (out - batch).reshape(len(batch), -1)
+    assert np.allclose(shifts, shifts[:, :1], atol=1e-5)  # nothing clipped: one shift per image
+    assert 0 < np.abs(shifts[:, 0]).max() <= 0.2 + 1e-6 and np.ptp(shifts[:, 0]) > 0
+
+
+def test_contrast_scales_the_spread_about_the_mean():
+    batch = _batch()
+    out = _apply({"contrast": 0.5}, batch=batch)
+    ratio = out.reshape(len(batch), -1).std(axis=1) / batch.reshape(len(batch), -1).std(axis=1)
+    assert ((ratio > 0.5 - 1e-3) & (ratio < 1.5 + 1e-3)).all() and np.ptp(ratio) > 0.05
+    assert np.allclose(out.mean(axis=(1, 2, 3)), batch.mean(axis=(1, 2, 3)), atol=0.02)
+
+
+@pytest.mark.parametrize("name, strength", [("rotation", 90.0), ("width_shift", 0.2), ("height_shift", 0.2),
+                                            ("zoom", 0.3), ("shear", 0.3)])
+def test_a_geometric_augmentation_moves_the_pixels_and_keeps_the_shape(name, strength):
+    batch = _batch()
+    out = _apply({name: strength}, batch=batch)
+    assert out.shape == batch.shape
+    moved = np.abs(out - batch).reshape(len(batch), -1).max(axis=1) > 0.1
+    assert moved.mean() > 0.5
+
+
+def test_the_same_seed_gives_the_same_output_and_another_seed_another():
+    config = {"horizontal_flip": True, "rot90": True, "brightness": 0.2, "rotation": 30.0}
+    assert np.array_equal(_apply(config, seed=3), _apply(config, seed=3))
+    assert not np.array_equal(_apply(config, seed=3), _apply(config, seed=4))
+
+
+def test_not_training_leaves_the_images_untouched():
+    batch = _batch()
+    pipeline = augment.build_augmentation({"horizontal_flip": True, "rot90": True, "brightness": 0.3}, 0)
+    assert np.array_equal(np.asarray(pipeline(batch, training=False)), batch)
+
+
+def test_the_gallery_has_a_panel_for_every_augmentation_and_marks_unused_ones():
+    panels = augment.gallery_panels({"rot90": True})
+    assert set(panels) == set(augment.OFF)
+    assert panels["rot90"][0][0] == "rot90=True"
+    assert panels["zoom"][0][0].endswith("(off)")

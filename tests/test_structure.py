@@ -1,0 +1,76 @@
+"""The layout: imports flow one way (down the layers), all at the top, and every module imports alone."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+import pytest
+
+from lib.config import PROJECT_ROOT
+
+LIB = PROJECT_ROOT / "lib"
+# Lowest first: a module may import only from layers below its own (README, "Layout").
+LAYERS = [
+    {"config"},
+    {"data", "explore", "params", "runs"},
+    {"near_duplicates"},
+    {"splits"},
+    {"augment", "models"},
+    {"train", "scoring"},
+    {"decision"},
+    {"evaluate", "explain"},
+    {"narrative", "plots", "robustness"},
+    {"inspect", "report", "bench", "repeat", "get_data", "cv"},  # command-line modules: imported by nothing
+]
+COMMANDS = LAYERS[-1]
+MODULES = sorted(p.stem for p in LIB.glob("*.py") if p.stem != "__init__")
+
+
+def lib_imports(tree: ast.AST) -> set[str]:
+    """The lib modules a parsed file imports (`from lib import x`, `from lib.x import y`, `import lib.x`)."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "lib":
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lib."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("lib.")}
+    return found
+
+
+def layer_of(module: str) -> int:
+    return next(i for i, layer in enumerate(LAYERS) if module in layer)
+
+
+def test_every_module_has_a_layer():
+    assert set(MODULES) <= set().union(*LAYERS), "add the new module to LAYERS and to the README's layout"
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_a_module_imports_only_from_layers_below_it(module):
+    imported = lib_imports(ast.parse((LIB / f"{module}.py").read_text()))
+    upward = sorted(m for m in imported if layer_of(m) >= layer_of(module))
+    assert not upward, f"lib/{module}.py imports {upward}, at its layer or above: move the shared piece down"
+    assert not imported & COMMANDS, f"lib/{module}.py imports a command-line module"
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_import_sits_at_the_top_of_the_file(module):
+    tree = ast.parse((LIB / f"{module}.py").read_text())
+    nested = [inner.lineno for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.ClassDef)
+              for inner in ast.walk(node) if isinstance(inner, ast.Import | ast.ImportFrom)]
+    assert not nested, f"lib/{module}.py imports inside a function or class, at lines {nested}"
+
+
+def test_each_module_imports_on_its_own():
+    script = ("import importlib, sys\n"
+              f"for name in {MODULES!r}:\n"
+              "    for loaded in [m for m in sys.modules if m == 'lib' or m.startswith('lib.')]:\n"
+              "        del sys.modules[loaded]\n"
+              "    importlib.import_module('lib.' + name)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT,
+                          env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": ""})
+    assert done.returncode == 0, done.stderr[-2000:]
