@@ -7,11 +7,12 @@ PARAMS ?= params/default.yaml
 MODEL  ?= outputs/latest
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 N      ?= 5
+K      ?= 5
 OUT    ?= outputs/verdicts-$(shell date +%Y%m%d-%H%M%S).csv
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup browser data test test-fast lab report bench repeat inspect clean lint
+.PHONY: help setup browser data test test-fast lab report bench repeat cv inspect clean lint
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,6 +52,9 @@ bench: setup data ## train the seed recipe and ours on the real data; print and 
 
 repeat: setup data ## train PARAMS' network with N seeds (N=5) and print mean and sd of the test figures
 	$(BIN)/python -m lib.repeat --n $(N) --params $(PARAMS)
+
+cv: setup data ## grouped K-fold cross-validation (K=5) of PARAMS' recipe on all images: the "never seen" figure
+	$(BIN)/python -m lib.cv --k $(K) --params $(PARAMS)
 
 inspect: setup ## verdicts for IMAGES=files/folders with the latest run's model, into OUT (a new CSV)
 	@test -n "$(IMAGES)" || { echo "usage: make inspect IMAGES='photo.jpg folder/' [MODEL=outputs/<run>] [OUT=verdicts.csv]"; exit 2; }

@@ -82,3 +82,34 @@ def run_test_figures(model: keras.Model, table: pd.DataFrame, rule: str, cost_mi
 def summarise_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean and sd of each figure per threshold rule, over the seeds."""
     return runs.groupby("threshold rule")[FIGURES].agg(["mean", "std"]).round(4)
+
+
+def group_bootstrap_interval(correct: np.ndarray, groups: np.ndarray, reps: int = 2000, level: float = 0.95,
+                             seed: int = 0) -> tuple[float, float]:
+    """Interval of a pooled rate (e.g. accuracy) from resampling near-twin groups, not images."""
+    correct, groups = np.asarray(correct, dtype=float), np.asarray(groups)
+    _, index = np.unique(groups, return_inverse=True)
+    hits, sizes = np.bincount(index, weights=correct), np.bincount(index).astype(float)
+    draws = np.random.default_rng(seed).integers(0, len(sizes), (reps, len(sizes)))
+    rates = hits[draws].sum(axis=1) / sizes[draws].sum(axis=1)
+    tail = (1 - level) / 2
+    return float(np.quantile(rates, tail)), float(np.quantile(rates, 1 - tail))
+
+
+def fold_figures(scores: pd.DataFrame, rule: str, cost_missed_defect: float, cost_scrapped_good: float
+                 ) -> pd.DataFrame:
+    """Per fold of cross-validation scores (columns fold, split val/test, label, score): the held-out
+    fold's accuracy, missed defects and scrapped good parts at 0.5 and at the threshold its own
+    validation chose by `rule`."""
+    rows = []
+    for fold, part in scores.groupby("fold"):
+        val, test = part[part["split"] == "val"], part[part["split"] == "test"]
+        threshold, _ = choose_threshold(val["label"], val["score"], rule, cost_missed_defect,
+                                        cost_scrapped_good)
+        half, chosen = (threshold_metrics(test["label"], test["score"], t) for t in (0.5, threshold))
+        rows.append({"fold": fold, "parts": half["n"], "defects": int(test["label"].sum()),
+                     "accuracy at 0.5": half["accuracy"], "missed at 0.5": half["fn"],
+                     "scrapped at 0.5": half["fp"], "threshold": threshold,
+                     "accuracy at threshold": chosen["accuracy"], "missed at threshold": chosen["fn"],
+                     "scrapped at threshold": chosen["fp"]})
+    return pd.DataFrame(rows)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from lib.decision import review_band
@@ -42,3 +44,42 @@ def why_stopped(summary: dict, patience: int, epochs: int) -> str:
             f"(validation loss {summary['best_val_loss']:.4f}, accuracy "
             f"{summary['best_val_accuracy']:.2%}); training {reason}, in "
             f"{summary['train_seconds']:.0f} s of wall time.")
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """'1 part', '3 parts': the count and the word, plural when it is not one."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
+
+
+def never_seen_sentences(summary: dict | None) -> str:
+    """Plain sentences on parts never seen, from cross-validation, or how to measure it."""
+    if summary is None:
+        return ("**Parts never seen: not measured yet for this recipe.** `make cv` trains the recipe five "
+                "times, each time holding out a fifth of all photographs together with every near-twin of "
+                "them, so that each part is judged by a network that never saw it (about 15 minutes on two "
+                "cores); this chapter then shows the figure.")
+    low, high = summary["interval at 0.5"]
+    return (
+        f"**On parts it has never seen, the network judges {summary['accuracy at 0.5']:.1%} right** "
+        f"(95% interval {low:.1%} to {high:.1%}). Measured by {summary['k']}-fold cross-validation over all "
+        f"{plural(summary['parts'], 'photograph')}: each was judged by a network trained without it and "
+        f"without any near-twin of it (the interval comes from resampling the "
+        f"{plural(summary['groups'], 'photograph group')}; run `{summary['run']}`).\n\n"
+        f"At the operating rule ({summary['rule']}, each fold's threshold chosen on its own validation "
+        f"parts), **{plural(summary['missed at rule'], 'defective part')} of {summary['defects']:,} would "
+        f"ship** ({summary['missed at rule'] / summary['defects']:.1%}) and **"
+        f"{plural(summary['scrapped at rule'], 'good part')} of {summary['good']:,} would be scrapped** "
+        f"({summary['scrapped at rule'] / summary['good']:.1%}). With scores from {summary['review_low']} to "
+        f"{summary['review_high']} sent to a person, {plural(summary['review'], 'part')} would go to review, "
+        f"{plural(summary['shipped with review band'], 'defective part')} would still ship and "
+        f"{plural(summary['scrapped with review band'], 'good part')} would be scrapped."
+    )
+
+
+def pairs_source_sentence(path: Path, source: str) -> str:
+    """Where the near-twin pairs came from: the file shipped with the project, or a search on this machine."""
+    if source == "shipped":
+        return (f"The pairs came with the project (`lib/shipped/{path.name}`, made for exactly these files "
+                "and this method version), so every machine finds the same groups.")
+    return (f"The pairs were searched for on this machine (these are not the files the project ships "
+            f"pairs for) and kept in `{path}` for later runs.")

@@ -14,6 +14,7 @@ image is compared in full with a handful of others only.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,7 +26,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from tqdm.auto import tqdm
 
-from lib.config import CACHE_DIR
+from lib.config import CACHE_DIR, SHIPPED_DIR
 from lib.data import load_images
 
 FEATURE_SIZE = 300  # pixels a side the images are compared at (the data set's own size)
@@ -36,7 +37,8 @@ RANSAC_PX = 3.0  # pixels a keypoint may sit from where the fitted map puts it
 DETAIL_SIGMA = 2.0  # Gaussian sigma (px) removed to keep only the fine detail
 PART_MARGIN = 12  # pixels past the part's rim left out of the background (its shadow and edge)
 MIN_BACKGROUND = 2000  # fewer overlapping background pixels: too little bench to tell
-METHOD_VERSION = "sift-affine-background-2"  # part of the cache key: change when the method changes
+METHOD_VERSION = "sift-affine-background-3"  # part of the pairs files' key: change when the method changes
+INDEX_SEED = 0  # OpenCV's random-number seed for the FLANN index: the same candidates on every run
 
 Features = list[tuple[np.ndarray, np.ndarray]]  # per view (as is, mirrored): (points N x 2, SIFT N x 128)
 
@@ -58,6 +60,7 @@ def candidate_pairs(features: list[Features], count: int = CANDIDATES) -> list[t
     if sum(counts) < 2:
         return []
     owner = np.repeat(np.arange(len(features)), counts)
+    cv2.setRNGSeed(INDEX_SEED)  # FLANN's randomised k-d trees draw from OpenCV's generator
     matcher = cv2.FlannBasedMatcher({"algorithm": 1, "trees": 4}, {"checks": 64})
     matcher.add([np.vstack([f[0][1] for f in features]).astype(np.float32)])
     matcher.train()
@@ -150,24 +153,55 @@ def near_twin_pairs(images: np.ndarray, table: pd.DataFrame, workers: int = 2) -
     return rows.assign(a=paths[rows["a"]], b=paths[rows["b"]]).sort_values(["a", "b"], ignore_index=True)
 
 
-def cache_key(table: pd.DataFrame) -> str:
-    """A short hash of the method and of the images compared (paths and file sizes)."""
-    listing = "\n".join(f"{p}\t{Path(p).stat().st_size}" for p in sorted(table["path"]))
+def relative_path(path: str) -> str:
+    """An image's path below the data root (split/class/name): the same on every machine."""
+    return "/".join(Path(path).parts[-3:])
+
+
+def image_set_key(table: pd.DataFrame) -> str:
+    """A short hash of the method and of the images compared (paths below the data root, file sizes)."""
+    listing = "\n".join(sorted(f"{relative_path(p)}\t{Path(p).stat().st_size}" for p in table["path"]))
     return hashlib.sha256(f"{METHOD_VERSION}\n{FEATURE_SIZE}\n{listing}".encode()).hexdigest()[:16]
 
 
-def cached_near_twin_pairs(table: pd.DataFrame, cache_dir: str | Path) -> pd.DataFrame:
-    """near_twin_pairs for the table's images, computed once and kept in cache_dir as CSV."""
-    path = Path(cache_dir) / f"near-twins-{cache_key(table)}.csv"
-    if path.is_file():
-        return pd.read_csv(path)
-    images, good = load_images(table, FEATURE_SIZE)
-    pairs = near_twin_pairs(images, good)
+def pairs_file(table: pd.DataFrame, cache_dir: str | Path) -> tuple[Path, str]:
+    """The pairs file for the table's images and where it comes from: shipped, cached, or to compute."""
+    name = f"near-twins-{image_set_key(table)}.csv.gz"
+    if (SHIPPED_DIR / name).is_file():
+        return SHIPPED_DIR / name, "shipped"
+    path = Path(cache_dir) / name
+    return path, "cached" if path.is_file() else "computed"
+
+
+def save_pairs(pairs: pd.DataFrame, path: Path) -> None:
+    """Write pairs with paths below the data root and similarities floored to 4 decimals (atomic)."""
+    floored = np.floor(np.round(pairs["similarity"] * 1e4, 6)) / 1e4  # a re-saved 4-decimal value stays put
+    compact = pairs.assign(a=pairs["a"].map(relative_path), b=pairs["b"].map(relative_path),
+                           similarity=floored)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    pairs.to_csv(partial, index=False)
-    partial.replace(path)  # a half-written cache is never read
-    return pairs
+    partial = path.with_name(path.name + ".partial")
+    text = compact.to_csv(index=False, float_format="%.4f").encode()
+    with partial.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as packed:
+        packed.write(text)  # no name or time in the header: the same pairs give the same bytes
+    partial.replace(path)  # a half-written file is never read
+
+
+def read_pairs(path: Path, table: pd.DataFrame) -> pd.DataFrame:
+    """Pairs from a pairs file, their paths made the table's own."""
+    pairs = pd.read_csv(path)
+    where = {relative_path(p): p for p in table["path"]}
+    return pairs.assign(a=pairs["a"].map(where), b=pairs["b"].map(where))
+
+
+def cached_near_twin_pairs(table: pd.DataFrame, cache_dir: str | Path = CACHE_DIR, workers: int = 2
+                           ) -> pd.DataFrame:
+    """near_twin_pairs for the table's images: the shipped file, else the cache, else computed and cached."""
+    path, source = pairs_file(table, cache_dir)
+    if source != "computed":
+        return read_pairs(path, table)
+    images, good = load_images(table, FEATURE_SIZE)
+    save_pairs(near_twin_pairs(images, good, workers), path)
+    return read_pairs(path, table)  # the same floored similarities as a later read of the file
 
 
 def flag_near_twins(table: pd.DataFrame, cutoff: float, cache_dir: str | Path | None = None) -> pd.DataFrame:

@@ -249,3 +249,20 @@ def show_pairs(pairs: pd.DataFrame, titles: Sequence[str], per_row: int = 2, siz
         images += [read_image(row.path, 300), read_image(row.match, 300)]
         captions += [title, f"its match ({row.class_match})"]
     return show_images(images, captions, ncols=2 * per_row, size=size)
+
+
+def cost_curve_figure(curve: pd.DataFrame, threshold: float) -> plt.Figure:
+    """Missed defects, scrapped good parts and cost by threshold (log scale), the chosen one marked."""
+    fig, (counts, cost) = plt.subplots(1, 2, figsize=(10, 3.4), sharex=True)
+    counts.step(curve["threshold"], curve["missed"], where="post", label="missed defects")
+    counts.step(curve["threshold"], curve["scrapped"], where="post", label="scrapped good parts")
+    counts.set(ylabel="validation parts", xlabel="threshold", xscale="log")
+    counts.legend()
+    cost.step(curve["threshold"], curve["cost"], where="post", color="black")
+    chosen = curve.loc[(curve["threshold"] - threshold).abs().idxmin()]
+    cost.plot([chosen["threshold"]], [chosen["cost"]], "o", color=WRONG,
+              label=f"operating point {threshold:.4f}")
+    cost.set(ylabel="cost", xlabel="threshold", xscale="log")
+    cost.legend()
+    fig.tight_layout()
+    return fig

@@ -47,6 +47,21 @@ def split_train_val(table: pd.DataFrame, val_fraction: float = 0.2, seed: int = 
     return out
 
 
+def hold_out_groups(rows: pd.Index, labels: pd.Series, groups: pd.Series, count: float,
+                    seed: int) -> pd.Index:
+    """About `count` of the rows, whole near-twin groups only, stratified by label (seeded)."""
+    splits = max(2, round(len(rows) / count))
+    folds = StratifiedGroupKFold(n_splits=splits, shuffle=True, random_state=seed)
+    _, held = next(folds.split(rows, labels[rows], groups[rows]))
+    return rows[held]
+
+
+def big_groups(groups: pd.Series) -> pd.Series:
+    """True for rows in a group of several images and over BIG_GROUP of all (a long chain of views)."""
+    size = groups.map(groups.value_counts())
+    return (size > BIG_GROUP * len(groups)) & (size > 1)
+
+
 def grouped_split(table: pd.DataFrame, groups: pd.Series, test_fraction: float, val_fraction: float,
                   seed: int) -> pd.DataFrame:
     """Re-split all rows into train/val/test so that no near-twin group straddles two splits.
@@ -58,20 +73,37 @@ def grouped_split(table: pd.DataFrame, groups: pd.Series, test_fraction: float, 
         if not 0 < fraction < 1:
             raise ValueError(f"{name} must be between 0 and 1, got {fraction}")
     out = table.assign(split="train")
-    size = groups.map(groups.value_counts())
-    big = (size > BIG_GROUP * len(table)) & (size > 1)
-
-    def hold_out(rows: pd.Index, count: float) -> pd.Index:
-        splits = max(2, round(len(rows) / count))
-        folds = StratifiedGroupKFold(n_splits=splits, shuffle=True, random_state=seed)
-        _, held = next(folds.split(rows, out.loc[rows, "label"], groups[rows]))
-        return rows[held]
-
-    test = hold_out(out.index[~big], test_fraction * len(table))
+    big = big_groups(groups)
+    test = hold_out_groups(out.index[~big], out["label"], groups, test_fraction * len(table), seed)
     out.loc[test, "split"] = "test"
     rest = out.index[(out["split"] == "train") & ~big]
-    out.loc[hold_out(rest, val_fraction * (1 - test_fraction) * len(table)), "split"] = "val"
+    val = hold_out_groups(rest, out["label"], groups, val_fraction * (1 - test_fraction) * len(table), seed)
+    out.loc[val, "split"] = "val"
     return out
+
+
+def cv_folds(table: pd.DataFrame, groups: pd.Series, k: int, val_fraction: float, seed: int
+             ) -> list[pd.DataFrame]:
+    """K tables, one per fold: its held-out rows 'test', validation carved by group from the rest, 'train'.
+
+    Every near-twin group, the long chains too, is held out in exactly one fold (StratifiedGroupKFold);
+    validation takes whole groups from the training folds, leaving the long chains in train.
+    """
+    if k < 2:
+        raise ValueError(f"cross-validation needs at least 2 folds, got {k}")
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
+    folds = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    big, tables = big_groups(groups), []
+    for fold, (_, held) in enumerate(folds.split(table.index, table["label"], groups)):
+        out = table.assign(split="train", fold=fold)
+        out.loc[table.index[held], "split"] = "test"
+        training = out.index[out["split"] == "train"]
+        val = hold_out_groups(training[~big[training]], out["label"], groups, val_fraction * len(training),
+                              seed)
+        out.loc[val, "split"] = "val"
+        tables.append(out)
+    return tables
 
 
 def load_table(

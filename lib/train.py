@@ -18,6 +18,11 @@ from lib.splits import load_table
 
 HISTORY_CSV = "history.csv"
 HISTORY_JSON = "history.json"
+TRAIN_SUMMARY = "train_summary.json"
+RECIPE = "recipe.json"  # the settings a run's network was trained with (cross-validation is matched on them)
+RECIPE_KEYS = ("seed", "subset", "val_fraction", "near_twin_cutoff", "image_size", "batch_size",
+               "augmentation", "model_name", "epochs", "learning_rate", "lr_schedule", "patience",
+               "precise_bn_batches")
 BACKUP_DIR = "train_backup"
 
 
@@ -129,7 +134,7 @@ def fit_model(model: keras.Model, train_ds, val_ds, run_dir: str | Path, epochs:
         "stopped_early": bool(stopper.stopped_epoch),
         "model_path": str(run_dir / BEST_MODEL),
     }
-    (run_dir / "train_summary.json").write_text(json.dumps(summary, indent=2))
+    (run_dir / TRAIN_SUMMARY).write_text(json.dumps(summary, indent=2))
     return summary
 
 
@@ -180,4 +185,18 @@ def train_recipe(p: dict, out: Path, table: pd.DataFrame | None = None
                       p["epochs"], steps)
     summary = fit_model(model, train_ds, val_ds, out, p["epochs"], p["patience"], p["verbose"],
                         precise_bn_batches=p["precise_bn_batches"])
+    save_recipe(out, recipe_of(p))
     return load_model(out), table, summary
+
+
+def recipe_of(params: dict) -> dict:
+    """The settings that shape a trained network (RECIPE_KEYS), from a params dict."""
+    return {k: params[k] for k in RECIPE_KEYS}
+
+
+def save_recipe(run_dir: str | Path, recipe: dict) -> dict:
+    """Write the run's recipe.json; ValueError naming a missing or unknown setting."""
+    if set(recipe) != set(RECIPE_KEYS):
+        raise ValueError(f"a recipe has exactly {', '.join(RECIPE_KEYS)}; got {', '.join(sorted(recipe))}")
+    (Path(run_dir) / RECIPE).write_text(json.dumps(recipe, indent=2))
+    return recipe

@@ -115,6 +115,74 @@ def test_load_table_grouped_split_on_generated_images(tmp_path):
     twin_splits = table[table["path"].str.contains(r"/0\.jpeg$|twin_of_0")]["split"]
     assert twin_splits.nunique() == 1
     assert set(table["split"]) == {"train", "val", "test"}
-    assert list((tmp_path / "cache").glob("near-twins-*.csv"))
+    assert list((tmp_path / "cache").glob("near-twins-*.csv.gz"))
     with pytest.raises(ValueError, match="unknown split"):
         splits.load_table(root, split="random")
+
+
+def _album(count: int = 24) -> np.ndarray:
+    """Distinct photographs and turned, mirrored, relit views of some of them."""
+    photos = [textured_part(s, size=160) for s in range(count)]
+    return np.stack(photos + [seen_again(photos[s], 25.0 * s, 8) for s in range(0, count, 3)])
+
+
+def test_the_search_gives_the_same_pairs_every_time_and_with_one_or_two_workers():
+    images = _album()
+    table = table_for([f"p{i}" for i in range(len(images))], ["train"] * len(images), [0] * len(images))
+    first = nd.near_twin_pairs(images, table, workers=2)
+    assert first.equals(nd.near_twin_pairs(images, table, workers=2))
+    assert first.equals(nd.near_twin_pairs(images, table, workers=1))
+    assert (first["similarity"] >= 0.6).sum() >= 8  # the views were found
+
+
+def test_a_pairs_file_keeps_every_verdict_at_a_cutoff_and_is_the_same_bytes_each_time(tmp_path):
+    root = tmp_path / "casting_data" / "train" / "ok_front"
+    root.mkdir(parents=True)
+    paths = [str(root / f"{n}.jpeg") for n in "abc"]
+    pairs = pd.DataFrame({"a": paths[:2], "b": paths[1:], "view": 0, "inliers": 40,
+                          "similarity": [0.59999, 0.6000001]})
+    nd.save_pairs(pairs, tmp_path / "one.csv.gz")
+    nd.save_pairs(pairs, tmp_path / "two.csv.gz")
+    assert (tmp_path / "one.csv.gz").read_bytes() == (tmp_path / "two.csv.gz").read_bytes()
+    stored = pd.read_csv(tmp_path / "one.csv.gz")
+    assert stored["a"].tolist() == ["train/ok_front/a.jpeg", "train/ok_front/b.jpeg"]  # no machine's root
+    back = nd.read_pairs(tmp_path / "one.csv.gz", pd.DataFrame({"path": paths}))
+    assert back["a"].tolist() == paths[:2] and ((back["similarity"] >= 0.6) == [False, True]).all()
+
+
+def test_the_shipped_pairs_are_used_before_any_cache(tmp_path, monkeypatch):
+    table = pd.DataFrame({"path": [str(tmp_path / "d" / "train" / "ok_front" / "x.jpeg")]})
+    (tmp_path / "d" / "train" / "ok_front").mkdir(parents=True)
+    (tmp_path / "d" / "train" / "ok_front" / "x.jpeg").write_bytes(b"jpeg")
+    name = f"near-twins-{nd.image_set_key(table)}.csv.gz"
+    assert nd.pairs_file(table, tmp_path / "cache") == (tmp_path / "cache" / name, "computed")
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / name).write_bytes(b"")
+    assert nd.pairs_file(table, tmp_path / "cache")[1] == "cached"
+    monkeypatch.setattr(nd, "SHIPPED_DIR", tmp_path / "shipped")
+    (tmp_path / "shipped").mkdir()
+    (tmp_path / "shipped" / name).write_bytes(b"")
+    assert nd.pairs_file(table, tmp_path / "cache") == (tmp_path / "shipped" / name, "shipped")
+
+
+def test_the_key_depends_on_the_files_below_the_root_not_on_where_the_root_is(tmp_path):
+    for root in ("one", "two"):
+        folder = tmp_path / root / "test" / "def_front"
+        folder.mkdir(parents=True)
+        (folder / "p.jpeg").write_bytes(b"12345")
+    key = [nd.image_set_key(pd.DataFrame({"path": [str(tmp_path / r / "test/def_front/p.jpeg")]}))
+           for r in ("one", "two")]
+    assert key[0] == key[1]
+    (tmp_path / "two" / "test" / "def_front" / "p.jpeg").write_bytes(b"123456")
+    assert nd.image_set_key(pd.DataFrame({"path": [str(tmp_path / "two/test/def_front/p.jpeg")]})) != key[0]
+
+
+def test_saving_pairs_read_from_a_file_gives_the_same_file(tmp_path):
+    root = tmp_path / "casting_data" / "train" / "ok_front"
+    table = pd.DataFrame({"path": [str(root / f"{i}.jpeg") for i in range(50)]})
+    rng = np.random.default_rng(0)
+    pairs = pd.DataFrame({"a": table.path[:49], "b": table.path[1:].to_numpy(), "view": 0, "inliers": 20,
+                          "similarity": rng.uniform(-0.2, 1, 49)})
+    nd.save_pairs(pairs, tmp_path / "first.csv.gz")
+    nd.save_pairs(nd.read_pairs(tmp_path / "first.csv.gz", table), tmp_path / "again.csv.gz")
+    assert (tmp_path / "first.csv.gz").read_bytes() == (tmp_path / "again.csv.gz").read_bytes()

@@ -22,6 +22,7 @@ LAYERS = [
     {"decision"},
     {"evaluate", "explain"},
     {"narrative", "plots", "robustness"},
+    {"crossval"},
     {"inspect", "report", "bench", "repeat", "get_data", "cv"},  # command-line modules: imported by nothing
 ]
 COMMANDS = LAYERS[-1]

@@ -1,0 +1,85 @@
+"""`make cv`: grouped K-fold cross-validation of the recipe of PARAMS on all images (both published folders).
+
+Folds hold out whole near-twin groups, so every image is scored by a network that never saw its
+photograph. Run it again after an interruption and it continues where it stopped (finished folds
+are kept; a fold in training resumes from its last epoch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from lib.config import CACHE_DIR, DEFAULT_PARAMS, OUTPUTS_DIR
+from lib.crossval import SETTINGS, cv_runs, cv_settings, run_fold, save_summary, summarise_cv
+from lib.data import DataError, find_data_dir, scan_dataset
+from lib.evaluate import fold_figures
+from lib.near_duplicates import flag_near_twins
+from lib.params import ParamsError, resolve_params
+from lib.runs import data_fingerprint, new_run_dir
+from lib.splits import cv_folds, take_subset
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: python -m lib.cv [--k 5] [--params params/default.yaml] [--data-dir D]."""
+    parser = argparse.ArgumentParser(prog="python -m lib.cv", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--k", type=int, default=5, help="how many folds (default 5)")
+    parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
+    parser.add_argument("--data-dir", default="")
+    parser.add_argument("--outputs", type=Path, default=OUTPUTS_DIR)
+    args = parser.parse_args(argv)
+    if args.k < 2:
+        print(f"error: --k must be at least 2, got {args.k}", file=sys.stderr)
+        return 2
+    try:
+        p = resolve_params(args.params)
+        p["data_dir"] = args.data_dir or p["data_dir"]
+        root = find_data_dir(p["data_dir"] or None)
+    except (ParamsError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    table = take_subset(scan_dataset(root), p["subset"], p["seed"])
+    table = flag_near_twins(table, p["near_twin_cutoff"], args.outputs / CACHE_DIR.name)
+    folds = cv_folds(table, table["twin_group"], args.k, p["val_fraction"], p["seed"])
+    settings = cv_settings(p, args.k, data_fingerprint(root)["sha256"])
+    unfinished = cv_runs(args.outputs, settings["recipe"], settings["data_sha256"], finished=False)
+    unfinished = [r for r in unfinished if json.loads((r / SETTINGS).read_text())["k"] == args.k]
+    run = unfinished[0] if unfinished else new_run_dir(args.outputs, "cv", dt.datetime.now())
+    (run / SETTINGS).write_text(json.dumps(settings, indent=2))
+    print(f"{'continuing' if unfinished else 'cross-validation'} in {run}: {len(table)} images, "
+          f"{table['twin_group'].nunique()} near-twin groups, {args.k} folds", flush=True)
+    scores = []
+    for fold, fold_table in enumerate(folds):
+        counts = fold_table["split"].value_counts()
+        print(f"fold {fold + 1}/{args.k}: train {counts['train']}, validation {counts['val']}, "
+              f"held out {counts['test']} ...", flush=True)
+        start = time.perf_counter()
+        scores.append(run_fold(p, fold_table, run / f"fold-{fold + 1}"))
+        row = fold_figures(scores[-1], p["threshold_rule"], p["cost_missed_defect"],
+                           p["cost_scrapped_good"]).astype(object).iloc[0]  # counts stay whole numbers
+        print(f"fold {fold + 1}/{args.k} done in {time.perf_counter() - start:.0f} s: held-out accuracy "
+              f"{row['accuracy at 0.5']:.2%} at 0.5 ({row['missed at 0.5']} missed, {row['scrapped at 0.5']} "
+              f"scrapped); at {row['threshold']:.4f} ({p['threshold_rule']}) {row['missed at threshold']} "
+              f"missed, {row['scrapped at threshold']} scrapped", flush=True)
+    oof, per_fold, summary = summarise_cv(pd.concat(scores, ignore_index=True), p["threshold_rule"],
+                                          p["cost_missed_defect"], p["cost_scrapped_good"],
+                                          p["review_low"], p["review_high"])
+    save_summary(run, oof, per_fold, summary)
+    low, high = summary["interval at 0.5"]
+    print(f"\n{per_fold.round(4).to_string(index=False)}\n\nparts never seen, pooled over {args.k} folds: "
+          f"accuracy {summary['accuracy at 0.5']:.2%} at 0.5 (95% interval over near-twin groups "
+          f"{low:.2%} to {high:.2%}; fold sd {summary['fold sd at 0.5']:.2%}); at the {p['threshold_rule']} "
+          f"rule {summary['missed at rule']} of {summary['defects']} defects shipped, "
+          f"{summary['scrapped at rule']} of {summary['good']} good parts scrapped\nwritten to {run}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

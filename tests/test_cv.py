@@ -1,0 +1,81 @@
+"""`make cv`: every image held out once with its near-twins, figures per fold and pooled, and resumable."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lib import cv
+from lib.crossval import never_seen
+from lib.evaluate import group_bootstrap_interval
+from lib.narrative import never_seen_sentences
+from lib.params import resolve_params
+from lib.splits import cv_folds
+from lib.train import recipe_of, save_recipe
+
+
+def test_every_group_is_held_out_in_exactly_one_fold_and_validation_takes_whole_groups():
+    rng = np.random.default_rng(0)
+    groups = pd.Series(np.r_[np.repeat(0, 40), np.repeat(np.arange(1, 150), rng.integers(1, 5, 149))])
+    table = pd.DataFrame({"path": [f"p{i}" for i in range(len(groups))], "label": (groups % 2).to_numpy()})
+    folds = cv_folds(table, groups, k=5, val_fraction=0.2, seed=0)
+    held = pd.concat([f.loc[f.split == "test", "fold"] for f in folds])
+    assert held.index.sort_values().tolist() == list(range(len(table)))  # each image held out once
+    assert (held.groupby(groups[held.index]).nunique() == 1).all()  # with all its near-twins
+    for fold in folds:
+        assert (fold.groupby(groups)["split"].nunique() == 1).all()  # no group straddles two splits
+        assert (fold.loc[groups == 0, "split"] != "val").all()  # the long chain never validates
+        assert 0.1 < (fold.split == "val").mean() < 0.25
+
+
+def test_the_interval_is_over_groups_so_a_big_group_of_mistakes_widens_it():
+    correct = np.r_[np.zeros(50), np.ones(450)]
+    spread = group_bootstrap_interval(correct, np.arange(500))  # 500 independent parts
+    clumped = group_bootstrap_interval(correct, np.r_[np.zeros(50, int), np.arange(1, 451)])  # one photo
+    assert spread[0] < 0.9 < spread[1] and clumped[1] - clumped[0] > 2 * (spread[1] - spread[0])
+
+
+@pytest.mark.slow
+def test_cv_scores_every_image_once_and_continues_after_an_interruption(tmp_path, casting_tree, capsys):
+    params = tmp_path / "tiny.yaml"
+    params.write_text(f"data_dir: {casting_tree}\nimage_size: 32\nbatch_size: 8\nepochs: 1\nverbose: 0\n"
+                      "test_time_views: 1\nthreshold_rule: min_cost\n")
+    argv = ["--k", "3", "--params", str(params), "--outputs", str(tmp_path / "out")]
+    assert cv.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "fold 3/3 done" in printed and "parts never seen, pooled over 3 folds" in printed
+    (run,) = (tmp_path / "out").glob("*-cv")
+    oof = pd.read_csv(run / "oof_predictions.csv")
+    assert sorted(oof.path) == sorted(str(p) for p in casting_tree.rglob("*.jpeg"))
+    assert (oof.groupby("twin_group").fold.nunique() == 1).all()
+    summary = json.loads((run / "cv_summary.json").read_text())
+    assert summary["parts"] == 52 and summary["folds"] == 3
+    assert summary["interval at 0.5"][0] <= summary["accuracy at 0.5"] <= summary["interval at 0.5"][1]
+    assert len(pd.read_csv(run / "cv_folds.csv")) == 3
+    # interrupted after fold 2: the summary and fold 3 are gone; a new call finishes the same run
+    kept = (run / "fold-1" / "scores.csv").stat().st_mtime_ns
+    (run / "cv_summary.json").unlink()
+    (run / "fold-3" / "scores.csv").unlink()
+    assert cv.main(argv) == 0
+    assert f"continuing in {run}" in capsys.readouterr().out
+    assert (run / "fold-1" / "scores.csv").stat().st_mtime_ns == kept and (run / "cv_summary.json").is_file()
+    assert [p.name for p in (tmp_path / "out").glob("*-cv*")] == [run.name]
+    assert pd.read_csv(run / "oof_predictions.csv").equals(oof)  # the resumed fold scores the same
+    # a report run trained with the same recipe finds this cv run; another recipe does not
+    model_run = tmp_path / "out" / "20990101-000000-default"
+    model_run.mkdir()
+    save_recipe(model_run, recipe_of(resolve_params(params)))
+    oof_again, folds, found = never_seen(model_run, str(casting_tree), "min_cost", 50.0, 1.0, 0.1, 0.9)
+    assert found["run"] == run.name and found["k"] == 3 and len(folds) == 3 and len(oof_again) == 52
+    text = never_seen_sentences(found)
+    assert "never seen" in text and "3-fold cross-validation" in text
+    save_recipe(model_run, {**recipe_of(resolve_params(params)), "epochs": 2})
+    assert never_seen(model_run, str(casting_tree), "min_cost", 50.0, 1.0, 0.1, 0.9) is None
+    assert "not measured yet" in never_seen_sentences(None)
+
+
+def test_cv_refuses_fewer_than_two_folds(capsys):
+    assert cv.main(["--k", "1"]) == 2 and "--k must be at least 2" in capsys.readouterr().err
