@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import cv2
 import keras
+import numpy as np
 
 # Every augmentation the parameters may name, with the value that switches it off.
 OFF = {
@@ -16,7 +18,18 @@ OFF = {
     "rot90": False,          # random transpose: with both flips, all eight 90-degree views
     "brightness": 0.0,       # add up to +/- this fraction of full scale (Keras RandomBrightness)
     "contrast": 0.0,         # scale contrast by a factor in [1 - contrast, 1 + contrast]
+    # camera: changes to the photo as taken, made before the input stage (lib/part.py), as a lamp,
+    # a lens or a camera would make them; every epoch draws new ones
+    "gain": 0.0,             # light times a factor in [1 - gain, 1 + gain], highlights clipping at white
+    "gamma": 0.0,            # the camera's response: pixel ** exp(u), u in [-gamma, gamma]
+    "blur": 0.0,             # Gaussian blur of sigma up to this many photo pixels
+    "noise": 0.0,            # sensor noise of sd up to this many grey levels
+    "jpeg": 0,               # JPEG quality drawn from [jpeg, 95]; 0: off
+    "shift": 0.0,            # the part moved by up to this fraction of the frame
+    "scale": 0.0,            # the part nearer or farther by up to this fraction
 }
+CAMERA = ("gain", "gamma", "blur", "noise", "jpeg", "shift", "scale")
+CAMERA_CHANCE = 0.5  # each camera change is drawn for half of the photos
 # Strengths shown in the gallery, one panel per augmentation.
 GALLERY_STRENGTHS = {
     "rotation": [15.0, 45.0, 90.0, 180.0],
@@ -29,6 +42,13 @@ GALLERY_STRENGTHS = {
     "rot90": [True],
     "brightness": [0.1, 0.25, 0.4, 0.6],
     "contrast": [0.1, 0.25, 0.5, 0.8],
+    "gain": [0.15, 0.3, 0.45, 0.6],
+    "gamma": [0.15, 0.3, 0.45, 0.6],
+    "blur": [0.5, 1.0, 2.0, 3.0],
+    "noise": [3.0, 6.0, 10.0, 15.0],
+    "jpeg": [60, 40, 20, 10],
+    "shift": [0.02, 0.04, 0.06, 0.1],
+    "scale": [0.03, 0.06, 0.1, 0.15],
 }
 
 
@@ -84,6 +104,55 @@ def augmentation_layers(config: dict, seed: int = 0) -> list[keras.layers.Layer]
     return layers
 
 
+def camera_config(config: dict) -> dict:
+    """The camera changes switched on in an augmentation config (checked), or {} when none is."""
+    c = check_augmentation(config)
+    return {name: c[name] for name in CAMERA if c[name]}
+
+
+def camera_change(photo: np.ndarray, camera: dict, rng: np.random.Generator) -> np.ndarray:
+    """One random draw of the configured camera changes applied to a grey uint8 photo (same size).
+
+    Each change is applied with probability CAMERA_CHANCE, so training also keeps seeing photos as
+    taken (with every change at once, the network learnt the changed photos and lost the clean ones).
+    """
+    camera = {name: value for name, value in camera.items() if rng.random() < CAMERA_CHANCE}
+    image = photo.astype(np.float32)
+    height, width = photo.shape
+    if camera.get("shift") or camera.get("scale"):
+        zoom = 1 + rng.uniform(-1, 1) * camera.get("scale", 0.0)
+        dx, dy = rng.uniform(-1, 1, 2) * camera.get("shift", 0.0) * np.array([width, height])
+        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), 0.0, zoom)
+        matrix[:, 2] += (dx, dy)
+        image = cv2.warpAffine(image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE)
+    if camera.get("gamma"):
+        image = 255.0 * (np.clip(image, 0, 255) / 255.0) ** np.exp(rng.uniform(-1, 1) * camera["gamma"])
+    if camera.get("gain"):
+        image = image * (1 + rng.uniform(-1, 1) * camera["gain"])
+    if camera.get("blur"):
+        image = cv2.GaussianBlur(image, (0, 0), max(rng.uniform(0, camera["blur"]), 1e-3))
+    if camera.get("noise"):
+        image = image + rng.normal(0, rng.uniform(0, camera["noise"]), image.shape)
+    out = np.clip(image, 0, 255).astype(np.uint8)  # highlights clip here, as on a sensor
+    if camera.get("jpeg"):
+        quality = int(rng.integers(camera["jpeg"], 96))
+        encoded = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, quality])[1]
+        out = cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
+    return out
+
+
+class CameraChange:
+    """A camera change as the gallery calls augmentations: [0, 1] image batches in, changed batches out."""
+
+    def __init__(self, camera: dict, seed: int = 0):
+        self.camera, self.rng = camera, np.random.default_rng(seed)
+
+    def __call__(self, images, training: bool = True) -> np.ndarray:
+        batch = (np.asarray(images)[..., 0] * 255).round().astype(np.uint8)
+        changed = [camera_change(image, self.camera, self.rng) for image in batch] if training else batch
+        return np.stack(changed)[..., None].astype(np.float32) / 255.0
+
+
 def build_augmentation(config: dict, seed: int = 0) -> keras.Sequential | None:
     """A Sequential of the configured augmentations for [0, 1] images, or None if all are off."""
     layers = augmentation_layers(config, seed)
@@ -91,8 +160,9 @@ def build_augmentation(config: dict, seed: int = 0) -> keras.Sequential | None:
 
 
 def gallery_panels(config: dict, seed: int = 0) -> dict[str, list[tuple[str, keras.Sequential]]]:
-    """For every augmentation: (label, a Sequential doing only it) per strength; '(off)' if unused."""
+    """For every augmentation: (label, a callable doing only it) per strength; '(off)' if unused."""
     used = check_augmentation(config)
     return {name: [(f"{name}={s}" + ("" if used[name] != OFF[name] else " (off)"),
-                    build_augmentation({name: s}, seed)) for s in strengths]
+                    CameraChange({name: s}, seed) if name in CAMERA else build_augmentation({name: s}, seed))
+                   for s in strengths]
             for name, strengths in GALLERY_STRENGTHS.items()}

@@ -26,13 +26,15 @@ def bench_one(p: dict, out: Path) -> tuple[dict, pd.DataFrame]:
     test = table[table["split"] == "test"]
     paths, size = test["path"].tolist(), int(best.input_shape[1])
     predict = fast_predictor(best, p["test_time_views"])
-    score_files(predict, size, paths[:64])  # warm-up
+    stage = p["input_stage"]
+    score_files(predict, size, paths[:64], stage=stage)  # warm-up
     start = time.perf_counter()
-    scores = score_files(predict, size, paths, batch_size=64)["defect_probability"].to_numpy()
+    scores = score_files(predict, size, paths, batch_size=64, stage=stage)["defect_probability"].to_numpy()
     throughput = len(test) / (time.perf_counter() - start)
-    latency = single_image_latency(predict, size, paths[:200])
+    latency = single_image_latency(predict, size, paths[:200], stage)
     m = threshold_metrics(test["label"].to_numpy(), scores, 0.5)
-    row = {"model": p["model_name"], "image px": p["image_size"], "views scored": p["test_time_views"],
+    row = {"model": p["model_name"], "image px": p["image_size"], "input": stage,
+           "views scored": p["test_time_views"],
            "epochs": summary["epochs_run"],
            "train wall s": round(summary["train_seconds"], 1),
            "best val acc": round(summary["best_val_accuracy"], 4),
@@ -42,12 +44,13 @@ def bench_one(p: dict, out: Path) -> tuple[dict, pd.DataFrame]:
     return row, pd.read_csv(out / HISTORY_CSV)
 
 
-def single_image_latency(predict, size: int, paths: list[str], percentile: float = 95) -> float:
+def single_image_latency(predict, size: int, paths: list[str], stage: str = "photo",
+                         percentile: float = 95) -> float:
     """The given percentile of milliseconds to answer one image file at a time (model loaded)."""
     times = []
     for path in paths:
         start = time.perf_counter()
-        score_files(predict, size, [path])
+        score_files(predict, size, [path], stage=stage)
         times.append(1000 * (time.perf_counter() - start))
     return float(np.percentile(times, percentile))
 

@@ -12,16 +12,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from lib.data import find_data_dir
+from lib.data import find_data_dir, load_images
 from lib.decision import add_verdicts, choose_threshold
 from lib.evaluate import fold_figures, group_bootstrap_interval
 from lib.models import load_model
+from lib.robustness import robustness_table
 from lib.runs import data_fingerprint
-from lib.scoring import score_table
-from lib.train import RECIPE, TRAIN_SUMMARY, recipe_of, train_recipe
+from lib.scoring import fast_predictor, score_table
+from lib.train import PHOTO_PX, RECIPE, TRAIN_SUMMARY, recipe_of, train_recipe
 
 SETTINGS, SUMMARY, OOF, FOLDS, FOLD_SCORES = "cv.json", "cv_summary.json", "oof_predictions.csv", \
     "cv_folds.csv", "scores.csv"
+ROBUSTNESS = "cv_robustness.csv"  # chapter 6's changes on fold 1's held-out photos
 
 
 def cv_settings(params: dict, k: int, data_sha256: str) -> dict:
@@ -54,7 +56,7 @@ def run_fold(params: dict, fold_table: pd.DataFrame, out: Path) -> pd.DataFrame:
     else:
         model, _, _ = train_recipe(params, out, table=fold_table)
     scored = score_table(model, fold_table[fold_table["split"].isin(["val", "test"])],
-                         params["test_time_views"])
+                         params["test_time_views"], stage=params["input_stage"])
     partial = done.with_suffix(".partial")
     scored[["path", "fold", "split", "label", "twin_group", "score"]].to_csv(partial, index=False)
     partial.replace(done)  # a fold counts as done only once its scores are complete
@@ -82,6 +84,7 @@ def summarise_cv(scores: pd.DataFrame, rule: str, cost_missed_defect: float, cos
     right_half = (score >= 0.5) == (label == 1)
     right_rule = (score >= oof["threshold"].to_numpy()) == (label == 1)
     low, high = group_bootstrap_interval(right_half, oof["twin_group"])
+    per_photo = pd.Series(right_half).groupby(oof["twin_group"].to_numpy()).mean()  # each photograph once
     rule_low, rule_high = group_bootstrap_interval(right_rule, oof["twin_group"])
     defects, good = int(label.sum()), int((label == 0).sum())
     said = oof["verdict"].to_numpy()
@@ -90,6 +93,8 @@ def summarise_cv(scores: pd.DataFrame, rule: str, cost_missed_defect: float, cos
         "folds": int(oof["fold"].nunique()), "rule": rule,
         "accuracy at 0.5": float(right_half.mean()), "interval at 0.5": [low, high],
         "fold sd at 0.5": float(folds["accuracy at 0.5"].std()),
+        "photographs wrong at 0.5": int((per_photo < 0.5).sum()),
+        "accuracy per photograph at 0.5": float(per_photo.mean()),
         "missed at 0.5": int(((score < 0.5) & (label == 1)).sum()),
         "scrapped at 0.5": int(((score >= 0.5) & (label == 0)).sum()),
         "accuracy at rule": float(right_rule.mean()), "interval at rule": [rule_low, rule_high],
@@ -136,3 +141,12 @@ def never_seen(model_run: Path, data_dir: str, rule: str, cost_missed_defect: fl
                                        review_low, review_high)
     settings = json.loads((run / SETTINGS).read_text())
     return oof, folds, {**summary, "run": run.name, "views": settings["views"], "k": settings["k"]}
+
+
+def fold_robustness(run: Path, fold_table: pd.DataFrame, params: dict, threshold: float) -> pd.DataFrame:
+    """Chapter 6's shop-floor changes on one fold's held-out photos, scored by that fold's network."""
+    model = load_model(run)
+    photos, held = load_images(fold_table[fold_table["split"] == "test"], PHOTO_PX)
+    predict = fast_predictor(model, params["test_time_views"])
+    return robustness_table(predict, int(model.input_shape[1]), photos, held["label"].to_numpy(),
+                            {"0.5": 0.5, "fold threshold": threshold}, params["seed"], params["input_stage"])

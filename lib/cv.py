@@ -17,7 +17,17 @@ from pathlib import Path
 import pandas as pd
 
 from lib.config import CACHE_DIR, DEFAULT_PARAMS, OUTPUTS_DIR
-from lib.crossval import SETTINGS, cv_runs, cv_settings, run_fold, save_summary, summarise_cv
+from lib.crossval import (
+    ROBUSTNESS,
+    SETTINGS,
+    SUMMARY,
+    cv_runs,
+    cv_settings,
+    fold_robustness,
+    run_fold,
+    save_summary,
+    summarise_cv,
+)
 from lib.data import DataError, find_data_dir, scan_dataset
 from lib.evaluate import fold_figures
 from lib.near_duplicates import flag_near_twins
@@ -49,8 +59,14 @@ def main(argv: list[str] | None = None) -> int:
     table = flag_near_twins(table, p["near_twin_cutoff"], args.outputs / CACHE_DIR.name)
     folds = cv_folds(table, table["twin_group"], args.k, p["val_fraction"], p["seed"])
     settings = cv_settings(p, args.k, data_fingerprint(root)["sha256"])
-    unfinished = cv_runs(args.outputs, settings["recipe"], settings["data_sha256"], finished=False)
-    unfinished = [r for r in unfinished if json.loads((r / SETTINGS).read_text())["k"] == args.k]
+    earlier = [r for finished in (False, True)
+               for r in cv_runs(args.outputs, settings["recipe"], settings["data_sha256"], finished)
+               if json.loads((r / SETTINGS).read_text()) == settings]
+    if earlier and (earlier[0] / ROBUSTNESS).is_file() and (earlier[0] / SUMMARY).is_file():
+        print(f"already done for this recipe and data: {earlier[0]} (its cv_summary.json and "
+              f"{ROBUSTNESS}); remove that folder to measure again")
+        return 0
+    unfinished = earlier[:1]  # interrupted: continue in it
     run = unfinished[0] if unfinished else new_run_dir(args.outputs, "cv", dt.datetime.now())
     (run / SETTINGS).write_text(json.dumps(settings, indent=2))
     print(f"{'continuing' if unfinished else 'cross-validation'} in {run}: {len(table)} images, "
@@ -72,12 +88,16 @@ def main(argv: list[str] | None = None) -> int:
                                           p["cost_missed_defect"], p["cost_scrapped_good"],
                                           p["review_low"], p["review_high"])
     save_summary(run, oof, per_fold, summary)
+    print("shop-floor changes on fold 1's held-out photos ...", flush=True)
+    changes = fold_robustness(run / "fold-1", folds[0], p, float(per_fold["threshold"].iloc[0]))
+    changes.to_csv(run / ROBUSTNESS, index=False)
     low, high = summary["interval at 0.5"]
     print(f"\n{per_fold.round(4).to_string(index=False)}\n\nparts never seen, pooled over {args.k} folds: "
           f"accuracy {summary['accuracy at 0.5']:.2%} at 0.5 (95% interval over near-twin groups "
           f"{low:.2%} to {high:.2%}; fold sd {summary['fold sd at 0.5']:.2%}); at the {p['threshold_rule']} "
           f"rule {summary['missed at rule']} of {summary['defects']} defects shipped, "
-          f"{summary['scrapped at rule']} of {summary['good']} good parts scrapped\nwritten to {run}")
+          f"{summary['scrapped at rule']} of {summary['good']} good parts scrapped\n\nfold 1's held-out "
+          f"photos under shop-floor changes:\n{changes.round(4).to_string(index=False)}\nwritten to {run}")
     return 0
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from lib.config import DATA_ENV_VAR, DEFAULT_DATA_DIR, KAGGLE_DATASET
+from lib.part import STAGES, find_part, part_input
 
 SPLITS = ("train", "test")
 CLASSES = {"def_front": 1, "ok_front": 0}  # defect is the positive class
@@ -88,20 +89,22 @@ def read_image(path: str | os.PathLike, size: int) -> np.ndarray:
 
 
 def load_images(
-    table: pd.DataFrame, size: int, on_error: str = "skip"
+    table: pd.DataFrame, size: int, on_error: str = "skip", stage: str = "photo"
 ) -> tuple[np.ndarray, pd.DataFrame]:
-    """Decode every row's image in parallel; bad files are skipped with a warning (or raise)."""
+    """Decode every row's image in parallel through the input stage; bad files (and photos with no part
+    found) are skipped with a warning naming them (or raise)."""
     if on_error not in ("skip", "raise"):
         raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        results = list(pool.map(lambda p: try_read_image(p, size), table["path"]))
-    problems = [(path, err) for path, (_, _, err) in zip(table["path"], results) if err]
+        results = list(pool.map(lambda p: try_read_image(p, size, stage), table["path"]))
+    problems = [(path, err or f"{note}: {path}") for path, (image, note, err) in zip(table["path"], results)
+                if image is None]
     if problems and on_error == "raise":
         raise DataError("; ".join(err for _, err in problems))
     if problems:
         _warn_skipped(problems)
-    ok = np.array([not err for _, _, err in results], dtype=bool)
-    images = np.stack([img for img, _, err in results if not err]) if ok.any() else np.zeros(
+    ok = np.array([image is not None for image, _, _ in results], dtype=bool)
+    images = np.stack([img for img, _, _ in results if img is not None]) if ok.any() else np.zeros(
         (0, size, size), np.uint8
     )
     return images, table[ok].reset_index(drop=True)
@@ -118,14 +121,26 @@ def _looks_like_image(path: Path) -> bool:
     return not path.name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def try_read_image(path: str, size: int) -> tuple[np.ndarray | None, str, str]:
-    """(image at size x size, note, '') for a readable file, (None, '', error naming it) otherwise."""
+def network_input(image: np.ndarray, size: int, stage: str = "photo") -> np.ndarray | None:
+    """The network's size x size input for a grey photo: the photo resized, or the part-centred stage
+    (lib/part.py; None when no part is found)."""
+    if stage == "photo":
+        return resize_image(image, size)
+    if stage == "part":
+        return part_input(image, size)
+    raise ValueError(f"unknown input_stage '{stage}'; choose one of {', '.join(STAGES)}")
+
+
+def try_read_image(path: str, size: int, stage: str = "photo") -> tuple[np.ndarray | None, str, str]:
+    """(network input, note, '') for a readable file; (None, 'part not found', '') when the part stage
+    finds no part; (None, '', error naming the file) for an unreadable one."""
     try:
         image = decode_image(path)
     except DataError as err:
         return None, "", str(err)
     note = "" if image.shape == (size, size) else f"resized from {image.shape[1]}x{image.shape[0]}"
-    return resize_image(image, size), note, ""
+    prepared = network_input(image, size, stage)
+    return (prepared, note, "") if prepared is not None else (None, "part not found", "")
 
 
 def _warn_skipped(problems: list[tuple[object, str]]) -> None:
@@ -145,3 +160,17 @@ def find_image_files(paths: Sequence[str | os.PathLike]) -> list[str]:
         else:
             raise FileNotFoundError(f"no such file or folder: {given}")
     return found
+
+
+def find_parts(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with the part finder's circle per photo (part_x, part_y, part_r; NaN where none is found)."""
+    def one(path: str) -> tuple[float, float, float]:
+        try:
+            circle = find_part(decode_image(path))
+        except DataError:
+            circle = None
+        return circle or (np.nan, np.nan, np.nan)
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        circles = np.array(list(pool.map(one, table["path"])), dtype=float).reshape(-1, 3)
+    return table.assign(part_x=circles[:, 0], part_y=circles[:, 1], part_r=circles[:, 2])

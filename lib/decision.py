@@ -39,7 +39,7 @@ def choose_threshold(labels: np.ndarray, scores: np.ndarray, rule: str = "full_r
         return float(best["threshold"]), (
             f"the lowest cost on the validation split, counting a shipped defective part as "
             f"{cost_missed_defect / cost_scrapped_good:g} scrapped good parts (there: {int(best['missed'])} "
-            f"missed defect(s) and {int(best['scrapped'])} scrapped good part(s))")
+            f"missed, {int(best['scrapped'])} scrapped)")
     raise ValueError(f"unknown threshold rule '{rule}'; choose 'full_recall' or 'min_cost'")
 
 
@@ -75,10 +75,11 @@ def review_band(labels: np.ndarray, scores: np.ndarray, threshold: float, low: f
 
 
 def save_operating_point(run_dir: str | Path, threshold: float, why: str, rule: str,
-                         review_low: float, review_high: float, views: int = 1) -> dict:
-    """Write operating_point.json (threshold, band, views scored) for chapters 5-6 and inspect."""
+                         review_low: float, review_high: float, views: int = 1, stage: str = "photo") -> dict:
+    """Write operating_point.json (threshold, band, views, input stage) for chapters 5-6 and inspect."""
     point = {"threshold": threshold, "why": why, "rule": rule, "review_low": review_low,
-             "review_high": review_high, "views": views, "chosen_on": "validation split"}
+             "review_high": review_high, "views": views, "input_stage": stage,
+             "chosen_on": "validation split"}
     verdicts(np.zeros(1), threshold, review_low, review_high)  # checks the band
     (Path(run_dir) / OPERATING_POINT).write_text(json.dumps(point, indent=2))
     return point
@@ -89,7 +90,7 @@ def load_operating_point(run_dir: str | Path) -> dict:
     path = Path(run_dir) / OPERATING_POINT
     if not path.is_file():
         raise FileNotFoundError(f"no {path}: run chapter 4 (04_evaluate) on this run folder first")
-    return {"views": 1, **json.loads(path.read_text())}  # runs saved before views were recorded
+    return {"views": 1, "input_stage": "photo", **json.loads(path.read_text())}  # older runs: as they scored
 
 
 def add_verdicts(scored: pd.DataFrame, point: dict) -> pd.DataFrame:
@@ -112,7 +113,7 @@ def load_inspector(model_path: str | os.PathLike) -> tuple[keras.Model, dict, st
     if (run_dir / OPERATING_POINT).is_file():
         point = load_operating_point(run_dir)
     else:
-        point = {"threshold": 0.5, "review_low": 0.5, "review_high": 0.5, "views": 1,
+        point = {"threshold": 0.5, "review_low": 0.5, "review_high": 0.5, "views": 1, "input_stage": "photo",
                  "why": f"default 0.5: no {OPERATING_POINT} beside the model"}
     return model, point, run_dir.resolve().name
 
@@ -121,10 +122,11 @@ def inspect_files(model: keras.Model, point: dict, run_id: str, files: Sequence[
                   batch_size: int = 64, progress: bool = False) -> pd.DataFrame:
     """The verdict table (VERDICT_COLUMNS) for the files: one row each, errors kept."""
     rows = score_files(fast_predictor(model, point["views"]), int(model.input_shape[1]), files,
-                       batch_size, progress)
+                       batch_size, progress, point["input_stage"])
     readable = rows["error"] == ""
     said = verdicts(rows["defect_probability"].fillna(0).to_numpy(), point["threshold"],
                     point["review_low"], point["review_high"])
+    said = np.where(rows["note"] == "part not found", "review", said)  # never a guess: a person looks
     rows["verdict"] = np.where(readable, said, "")
     rows["threshold"], rows["review_low"], rows["review_high"] = (
         point["threshold"], point["review_low"], point["review_high"])

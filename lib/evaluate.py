@@ -67,9 +67,9 @@ def headline_table(labels: np.ndarray, scores: np.ndarray, threshold: float,
 
 
 def run_test_figures(model: keras.Model, table: pd.DataFrame, rule: str, cost_missed_defect: float,
-                     cost_scrapped_good: float, views: int = 1) -> list[dict]:
+                     cost_scrapped_good: float, views: int = 1, stage: str = "photo") -> list[dict]:
     """A trained run's test figures at 0.5 and at the operating point chosen on its validation split."""
-    scored = score_table(model, table[table["split"].isin(["val", "test"])], views)
+    scored = score_table(model, table[table["split"].isin(["val", "test"])], views, stage=stage)
     val, test = scored[scored["split"] == "val"], scored[scored["split"] == "test"]
     chosen, _ = choose_threshold(val["label"], val["score"], rule, cost_missed_defect, cost_scrapped_good)
     rows = []

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lib.data import decode_image, resize_image
+from lib.data import decode_image, network_input, resize_image
 from lib.models import last_conv_layer
 
 
@@ -27,9 +27,13 @@ def grad_cam(model: keras.Model, image: np.ndarray, layer_name: str | None = Non
     return (cam / top if top > 0 else cam).astype(np.float32)
 
 
-def explain_parts(model: keras.Model, parts, size: int = 160) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """For each row's image: the photo at `size` px and its Grad-CAM at the model's input size."""
+def explain_parts(model: keras.Model, parts, size: int = 160, stage: str = "photo"
+                  ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """For each row's image: what the network saw at `size` px (the photo, or the centred part) and its
+    Grad-CAM."""
     model_size = int(model.input_shape[1])
-    originals = [decode_image(p) for p in parts["path"]]
-    cams = [grad_cam(model, resize_image(image, model_size)) for image in originals]
-    return [resize_image(image, size) for image in originals], cams
+    photos = [decode_image(p) for p in parts["path"]]
+    inputs = [network_input(photo, model_size, stage) for photo in photos]
+    inputs = [np.full((model_size, model_size), 128, np.uint8) if x is None else x for x in inputs]
+    shown = photos if stage == "photo" else inputs  # the photo as taken, or the centred part it saw
+    return [resize_image(x, size) for x in shown], [grad_cam(model, x) for x in inputs]

@@ -19,20 +19,20 @@ def management_summary(test: pd.DataFrame, point: dict) -> str:
     _, clean, unseen = evaluation_subsets(test).values()
     return (
         f"**Of {n} test parts** ({defects} defective, {n - defects} good), the network would have "
-        f"**shipped {band['missed defects outside band']} defective part(s)**, **scrapped "
-        f"{band['scrapped good parts outside band']} good part(s)**, and "
+        f"**shipped {plural(band['missed defects outside band'], 'defective part')}**, **scrapped "
+        f"{plural(band['scrapped good parts outside band'], 'good part')}**, and "
         f"**sent {band['review']} to a person for review** "
         f"(scores between {point['review_low']} and {point['review_high']}).\n\n"
         f"A part is called defective when its score is at least **{point['threshold']:.4f}**: "
         f"{point['why']}. This was fixed on the validation split before the test parts were "
         f"scored.\n\n"
         f"Without the review band, deciding every part at that threshold, it would have made "
-        f"{int(wrong.sum())} mistake(s) in {n} parts ({wrong.mean():.2%}).\n\n"
+        f"{plural(int(wrong.sum()), 'mistake')} in {n} parts ({wrong.mean():.2%}).\n\n"
         f"Caution: {n - int(clean.sum())} of these test files are byte-identical copies of training "
-        f"files. On the {int(clean.sum())} others it made {int(wrong[clean].sum())} mistake(s) at that "
-        f"threshold. Moreover, {n - int(unseen.sum())} test parts are the same photograph as a training "
+        f"files. On the {int(clean.sum())} others it made {plural(int(wrong[clean].sum()), 'mistake')} at "
+        f"that threshold. Moreover, {n - int(unseen.sum())} test parts are the same photograph as a training "
         f"part, turned, mirrored or zoomed (chapter 1). On the {int(unseen.sum())} parts the network had "
-        f"truly never seen, it made {int(wrong[unseen].sum())} mistake(s) at that threshold."
+        f"truly never seen, it made {plural(int(wrong[unseen].sum()), 'mistake')} at that threshold."
     )
 
 

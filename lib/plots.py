@@ -6,6 +6,7 @@ import warnings
 from collections.abc import Sequence
 from html import escape
 
+import cv2
 import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (registers the bokeh backend)
 import matplotlib.pyplot as plt
@@ -266,3 +267,14 @@ def cost_curve_figure(curve: pd.DataFrame, threshold: float) -> plt.Figure:
     cost.legend()
     fig.tight_layout()
     return fig
+
+
+def with_circles(images: Sequence[np.ndarray], circles: pd.DataFrame, scale: float = 1.0) -> list[np.ndarray]:
+    """Copies of grey images with each found part's rim drawn in white (none where it was not found)."""
+    drawn = []
+    for image, (x, y, r) in zip(images, circles[["part_x", "part_y", "part_r"]].to_numpy()):
+        copy = image.copy()
+        if np.isfinite(r):
+            cv2.circle(copy, (round(x * scale), round(y * scale)), round(r * scale), 255, 2)
+        drawn.append(copy)
+    return drawn

@@ -12,7 +12,7 @@ from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from lib.data import resize_image
+from lib.data import network_input
 from lib.evaluate import threshold_metrics
 
 
@@ -67,23 +67,32 @@ def perturb(image: np.ndarray, name: str, strength: float, seed: int = 0) -> np.
 
 
 def robustness_table(predict: Callable[[np.ndarray], np.ndarray], size: int, photos: np.ndarray,
-                     labels: np.ndarray, thresholds: dict[str, float], seed: int = 0) -> pd.DataFrame:
+                     labels: np.ndarray, thresholds: dict[str, float], seed: int = 0,
+                     stage: str = "photo") -> pd.DataFrame:
     """Accuracy, missed defects and scrapped parts per change and strength (and none), per threshold.
 
     predict maps (N, size, size) uint8 images to N defect probabilities (scoring.fast_predictor).
     """
 
-    def score(images: list[np.ndarray]) -> np.ndarray:
-        return predict(np.stack([resize_image(im, size) for im in images]))
+    def score(images: list[np.ndarray]) -> tuple[np.ndarray, int]:
+        prepared = [network_input(im, size, stage) for im in images]
+        found = np.array([p is not None for p in prepared])
+        scores = np.full(len(images), np.nan)
+        if found.any():
+            scores[found] = predict(np.stack([p for p in prepared if p is not None]))
+        # a part not found is counted as a mistake: the wrong side of any threshold
+        return np.where(found, scores, np.where(labels == 1, -1.0, 2.0)), int((~found).sum())
 
-    rows = [("none", 0.0, "", score(list(photos)))]
+    rows = [("none", 0.0, "", *score(list(photos)))]
     for name, (_, strengths, meaning) in PERTURBATIONS.items():
         for strength in strengths:
             changed = [perturb(im, name, strength, seed + i) for i, im in enumerate(photos)]
-            rows.append((name, strength, meaning, score(changed)))
+            rows.append((name, strength, meaning, *score(changed)))
     table = []
-    for name, strength, meaning, scores in rows:
+    for name, strength, meaning, scores, not_found in rows:
         row = {"change": name, "strength": strength, "strength means": meaning}
+        if stage == "part":
+            row["part not found"] = not_found
         for label, threshold in thresholds.items():
             m = threshold_metrics(labels, scores, threshold)
             row |= {f"accuracy at {label}": m["accuracy"], f"FN at {label}": m["fn"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import sys
 import warnings
@@ -35,10 +36,15 @@ def fast_predictor(model: keras.Model, views: int = 1) -> Callable[[np.ndarray],
     """
     if views not in VIEWS:
         raise ValueError(f"test_time_views must be one of {VIEWS}, not {views}")
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        flatbuffer = tf.lite.TFLiteConverter.from_keras_model(model).convert()
-        interpreter = tf.lite.Interpreter(model_content=flatbuffer, num_threads=os.cpu_count())
+    logger, level = tf.get_logger(), tf.get_logger().level
+    logger.setLevel(logging.ERROR)  # "Assets written to ..." would reach the report and the terminal
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            flatbuffer = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+            interpreter = tf.lite.Interpreter(model_content=flatbuffer, num_threads=os.cpu_count())
+    finally:
+        logger.setLevel(level)
     source = interpreter.get_input_details()[0]["index"]
     target = interpreter.get_output_details()[0]["index"]
     shape: list[int] = []
@@ -57,13 +63,14 @@ def fast_predictor(model: keras.Model, views: int = 1) -> Callable[[np.ndarray],
 
 
 def score_files(predict: Callable[[np.ndarray], np.ndarray], size: int, paths: Sequence[str],
-                batch_size: int = 64, progress: bool = False) -> pd.DataFrame:
-    """One row per path: defect_probability (NaN if unreadable), note, error; decoding overlaps prediction."""
+                batch_size: int = 64, progress: bool = False, stage: str = "photo") -> pd.DataFrame:
+    """One row per path: defect_probability (NaN if unreadable or no part found), note, error; decoding
+    (through the input stage) overlaps prediction."""
     scores = np.full(len(paths), np.nan, np.float32)
     notes, errors = [""] * len(paths), [""] * len(paths)
     batch, where = [], []
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        loaded = pool.map(lambda p: try_read_image(p, size), paths)
+        loaded = pool.map(lambda p: try_read_image(p, size, stage), paths)
         if progress:
             loaded = tqdm(loaded, total=len(paths), unit="image", file=sys.stderr)
         for i, (image, note, error) in enumerate(loaded):
@@ -81,10 +88,10 @@ def score_files(predict: Callable[[np.ndarray], np.ndarray], size: int, paths: S
                          "note": notes, "error": errors})
 
 
-def score_table(model: keras.Model, table: pd.DataFrame, views: int = 1, batch_size: int = 64
-                ) -> pd.DataFrame:
-    """The rows whose image could be read, with the model's defect probability (over views) in 'score'."""
+def score_table(model: keras.Model, table: pd.DataFrame, views: int = 1, batch_size: int = 64,
+                stage: str = "photo") -> pd.DataFrame:
+    """The rows whose image could be read (and part found), with the defect probability in 'score'."""
     scored = score_files(fast_predictor(model, views), int(model.input_shape[1]), table["path"].tolist(),
-                         batch_size)
-    readable = (scored["error"] == "").to_numpy()
+                         batch_size, stage=stage)
+    readable = scored["defect_probability"].notna().to_numpy()
     return table.assign(score=scored["defect_probability"].to_numpy())[readable].reset_index(drop=True)

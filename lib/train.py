@@ -11,18 +11,20 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from lib.augment import build_augmentation
-from lib.data import load_images
+from lib import part
+from lib.augment import build_augmentation, camera_change, camera_config
+from lib.data import load_images, network_input
 from lib.models import BEST_MODEL, build_model, compile_model, load_model
 from lib.splits import load_table
 
 HISTORY_CSV = "history.csv"
 HISTORY_JSON = "history.json"
 TRAIN_SUMMARY = "train_summary.json"
+PHOTO_PX = 300  # the most photo pixels a side kept for camera changes
 RECIPE = "recipe.json"  # the settings a run's network was trained with (cross-validation is matched on them)
 RECIPE_KEYS = ("seed", "subset", "val_fraction", "near_twin_cutoff", "image_size", "batch_size",
                "augmentation", "model_name", "epochs", "learning_rate", "lr_schedule", "patience",
-               "precise_bn_batches")
+               "precise_bn_batches", "input_stage")
 BACKUP_DIR = "train_backup"
 
 
@@ -139,14 +141,45 @@ def fit_model(model: keras.Model, train_ds, val_ds, run_dir: str | Path, epochs:
 
 
 def training_datasets(table: pd.DataFrame, image_size: int, batch_size: int, augmentation: dict,
-                      seed: int):
+                      seed: int, stage: str = "photo"):
     """Decode the train and val images once; return (train_ds augmented+shuffled, val_ds, steps)."""
-    train_images, train_table = load_images(table[table["split"] == "train"], image_size)
-    val_images, val_table = load_images(table[table["split"] == "val"], image_size)
-    train_ds = make_dataset(train_images, train_table["label"].to_numpy(), batch_size, shuffle=True,
-                            seed=seed, augment=build_augmentation(augmentation, seed))
+    train_rows, camera = table[table["split"] == "train"], camera_config(augmentation)
+    val_images, val_table = load_images(table[table["split"] == "val"], image_size, stage=stage)
+    if camera:  # photos kept at twice the input size; the camera changes and the stage run every epoch
+        photos, kept = load_images(train_rows, min(PHOTO_PX, 2 * image_size))
+        usable = np.array([network_input(photo, image_size, stage) is not None for photo in photos], bool)
+        train_ds = camera_dataset(photos[usable], kept["label"].to_numpy()[usable], batch_size, image_size,
+                                  stage, camera, seed, build_augmentation(augmentation, seed))
+        count = int(usable.sum())
+    else:
+        train_images, kept = load_images(train_rows, image_size, stage=stage)
+        train_ds = make_dataset(train_images, kept["label"].to_numpy(), batch_size, shuffle=True,
+                                seed=seed, augment=build_augmentation(augmentation, seed))
+        count = len(train_images)
     val_ds = make_dataset(val_images, val_table["label"].to_numpy(), batch_size)
-    return train_ds, val_ds, -(-len(train_images) // batch_size)
+    return train_ds, val_ds, -(-count // batch_size)
+
+
+def camera_dataset(photos: np.ndarray, labels: np.ndarray, batch_size: int, size: int, stage: str,
+                   camera: dict, seed: int, augment=None):
+    """tf.data pipeline: new camera changes drawn for every photo in every epoch, then the input stage,
+    then the network-level augmentation; [0, 1] float batches (N, size, size, 1)."""
+    def change(photo: np.ndarray, draw: np.int64) -> np.ndarray:
+        changed = network_input(camera_change(photo, camera, np.random.default_rng(int(draw))), size, stage)
+        # the finder may lose the part under a strong change: then this draw shows the photo unchanged
+        return changed if changed is not None else network_input(photo, size, stage)
+
+    ds = tf.data.Dataset.from_tensor_slices((photos, labels.astype("float32")))
+    ds = ds.shuffle(len(photos), seed=seed, reshuffle_each_iteration=True)
+    draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    ds = tf.data.Dataset.zip((ds, draws)).map(
+        lambda pair, draw: (tf.numpy_function(change, [pair[0], draw], tf.uint8), pair[1]),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.map(lambda x, y: (tf.reshape(tf.cast(x, tf.float32) / 255.0, (size, size, 1)), y))
+    ds = ds.batch(batch_size)
+    if augment is not None:
+        ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def make_dataset(
@@ -180,7 +213,7 @@ def train_recipe(p: dict, out: Path, table: pd.DataFrame | None = None
         table = load_table(p["data_dir"] or None, p["val_fraction"], p["seed"], p["subset"], p["split"],
                            p["test_fraction"], p["near_twin_cutoff"])
     train_ds, val_ds, steps = training_datasets(table, p["image_size"], p["batch_size"],
-                                                p["augmentation"], p["seed"])
+                                                p["augmentation"], p["seed"], p["input_stage"])
     model = new_model(p["model_name"], p["image_size"], p["learning_rate"], p["lr_schedule"],
                       p["epochs"], steps)
     summary = fit_model(model, train_ds, val_ds, out, p["epochs"], p["patience"], p["verbose"],
@@ -190,13 +223,16 @@ def train_recipe(p: dict, out: Path, table: pd.DataFrame | None = None
 
 
 def recipe_of(params: dict) -> dict:
-    """The settings that shape a trained network (RECIPE_KEYS), from a params dict."""
-    return {k: params[k] for k in RECIPE_KEYS}
+    """The settings that shape a trained network (RECIPE_KEYS, and the part stage's version), from params."""
+    recipe = {k: params[k] for k in RECIPE_KEYS}
+    return {**recipe, "stage_version": part.VERSION if recipe["input_stage"] == "part" else "photo"}
 
 
 def save_recipe(run_dir: str | Path, recipe: dict) -> dict:
-    """Write the run's recipe.json; ValueError naming a missing or unknown setting."""
-    if set(recipe) != set(RECIPE_KEYS):
-        raise ValueError(f"a recipe has exactly {', '.join(RECIPE_KEYS)}; got {', '.join(sorted(recipe))}")
+    """Write the run's recipe.json (with the stage's version); ValueError naming a wrong setting."""
+    given = {k: v for k, v in recipe.items() if k != "stage_version"}  # recipe_of's own, made again here
+    if set(given) != set(RECIPE_KEYS):
+        raise ValueError(f"a recipe has exactly {', '.join(RECIPE_KEYS)}; got {', '.join(sorted(given))}")
+    recipe = recipe_of(given)
     (Path(run_dir) / RECIPE).write_text(json.dumps(recipe, indent=2))
     return recipe

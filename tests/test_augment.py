@@ -89,3 +89,48 @@ def test_the_gallery_has_a_panel_for_every_augmentation_and_marks_unused_ones():
     assert set(panels) == set(augment.OFF)
     assert panels["rot90"][0][0] == "rot90=True"
     assert panels["zoom"][0][0].endswith("(off)")
+
+
+def _photo() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    photo = np.clip(rng.normal(150, 40, (96, 96)), 0, 255).astype(np.uint8)
+    photo[30:60, 30:60] = 235  # a bright patch that clips first
+    return photo
+
+
+def _one_factor(before: np.ndarray, after: np.ndarray) -> bool:
+    """True when after is before times one factor, up to rounding, wherever it did not clip at white."""
+    kept = (before > 40) & (after < 255)
+    ratio = after[kept] / before[kept]
+    one_factor = np.abs(ratio - np.median(ratio)).max() < 0.03
+    brighter_clips_more = np.median(ratio) <= 1 or (after == 255).sum() >= (before == 255).sum()
+    return bool(one_factor and brighter_clips_more)
+
+
+@pytest.mark.parametrize("name, strength, check", [
+    ("gain", 0.6, lambda before, after: _one_factor(before, after)),
+    ("gamma", 0.6, lambda before, after: not np.array_equal(before, after)),
+    ("blur", 3.0, lambda before, after: np.abs(np.diff(after.astype(float))).mean()
+     < np.abs(np.diff(before.astype(float))).mean()),
+    ("noise", 15.0, lambda before, after: not np.array_equal(before, after)),
+    ("jpeg", 10, lambda before, after: not np.array_equal(before, after)),
+    ("shift", 0.2, lambda before, after: not np.array_equal(before, after)),
+    ("scale", 0.2, lambda before, after: not np.array_equal(before, after)),
+])
+def test_a_camera_change_changes_the_photo_as_named_and_keeps_its_size(name, strength, check):
+    before = _photo()
+    draws = [augment.camera_change(before, {name: strength}, np.random.default_rng(s)) for s in range(40)]
+    assert all(after.shape == before.shape and after.dtype == np.uint8 for after in draws)
+    changed = [after for after in draws if not np.array_equal(after, before)]
+    assert 10 <= len(changed) <= 30  # each change is drawn for about half of the photos
+    assert all(check(before, after) for after in changed)
+
+
+def test_camera_changes_are_off_unless_named_and_one_seed_gives_one_draw():
+    assert augment.camera_config({"horizontal_flip": True, "brightness": 0.2}) == {}
+    camera = augment.camera_config({"gain": 0.3, "blur": 1.0, "rot90": True})
+    assert camera == {"gain": 0.3, "blur": 1.0}
+    photo = _photo()
+    one, two = (augment.camera_change(photo, camera, np.random.default_rng(5)) for _ in range(2))
+    assert np.array_equal(one, two)
+    assert augment.build_augmentation({"gain": 0.3}) is None  # camera changes are not Keras layers

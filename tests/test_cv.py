@@ -58,11 +58,14 @@ def test_cv_scores_every_image_once_and_continues_after_an_interruption(tmp_path
     # interrupted after fold 2: the summary and fold 3 are gone; a new call finishes the same run
     kept = (run / "fold-1" / "scores.csv").stat().st_mtime_ns
     (run / "cv_summary.json").unlink()
+    (run / "cv_robustness.csv").unlink()
     (run / "fold-3" / "scores.csv").unlink()
     assert cv.main(argv) == 0
     assert f"continuing in {run}" in capsys.readouterr().out
     assert (run / "fold-1" / "scores.csv").stat().st_mtime_ns == kept and (run / "cv_summary.json").is_file()
     assert [p.name for p in (tmp_path / "out").glob("*-cv*")] == [run.name]
+    assert len(pd.read_csv(run / "cv_robustness.csv")) == 17  # unchanged, and 8 changes at 2 strengths
+    assert cv.main(argv) == 0 and "already done" in capsys.readouterr().out  # done: not trained again
     assert pd.read_csv(run / "oof_predictions.csv").equals(oof)  # the resumed fold scores the same
     # a report run trained with the same recipe finds this cv run; another recipe does not
     model_run = tmp_path / "out" / "20990101-000000-default"

@@ -89,10 +89,10 @@ def test_verdicts_and_summary_for_management(tmp_path):
     test = decision.add_verdicts(scored, point)
     assert list(test.verdict_at_threshold) == ["ok", "ok", "defect", "ok", "defect", "defect"]
     text = narrative.management_summary(test, point)
-    assert "Of 6 test parts" in text and "shipped 0 defective" in text and "sent 3" in text
-    assert "1 of these test files are byte-identical" in text and "On the 5 others it made 2 mistake" in text
+    assert "Of 6 test parts" in text and "shipped 0 defective parts" in text and "sent 3" in text
+    assert "1 of these test files are byte-identical" in text and "On the 5 others it made 2 mistakes" in text
     assert "3 test parts are the same photograph" in text and "On the 3 parts" in text
-    assert "it made 0 mistake(s) at that threshold." in text  # b, e, f are all right
+    assert "it made 0 mistakes at that threshold." in text  # b, e, f are all right
 
 
 def test_missing_operating_point_says_which_chapter_writes_it(tmp_path):

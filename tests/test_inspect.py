@@ -126,3 +126,22 @@ def test_eight_view_score_is_the_mean_of_the_keras_scores_of_the_views():
 def test_unknown_number_of_views_is_refused():
     with pytest.raises(ValueError, match="test_time_views must be one of"):
         fast_predictor(build_model("fast_cnn", 32), views=4)
+
+
+def test_a_photo_with_no_part_goes_to_review_and_says_so(run_dir, tmp_path):
+    point = json.loads((run_dir / "operating_point.json").read_text())
+    (run_dir / "operating_point.json").write_text(json.dumps({**point, "input_stage": "part"}))
+    folder = tmp_path / "line"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "empty_bench.png"), np.full((300, 300), 120, np.uint8))
+    disc = np.full((300, 300), 90, np.uint8)
+    cv2.circle(disc, (150, 150), 125, 180, -1)
+    cv2.circle(disc, (150, 150), 60, 30, -1)
+    cv2.imwrite(str(folder / "part.png"), disc)
+    out = tmp_path / "v.csv"
+    assert main([str(folder), "--model", str(run_dir), "--out", str(out)]) == 0
+    rows = pd.read_csv(out, keep_default_na=False).set_index("path")
+    empty = rows.loc[str(folder / "empty_bench.png")]
+    assert (empty.verdict, empty.note, empty.error) == ("review", "part not found", "")
+    found = rows.loc[str(folder / "part.png")]
+    assert "part not found" not in found.note and found.verdict in ("ok", "defect", "review")

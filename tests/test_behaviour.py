@@ -1,0 +1,95 @@
+"""Behaviour of a network trained on the real photos: the bench, the lamp and the pose must not change
+a verdict (Made-With-ML's invariance tests). The network is the default recipe trained once per test
+session with fewer epochs (to keep CI short) on the published training photos; the checks run on a
+seeded sample of test photos, at the 0.5 threshold."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from lib import part
+from lib.data import decode_image, network_input
+from lib.params import resolve_params
+from lib.scoring import fast_predictor
+from lib.train import train_recipe
+from tests.conftest import REAL_DATA
+
+pytestmark = [pytest.mark.realdata, pytest.mark.slow]
+PARTS = 240  # test photos checked, both classes
+FINDER_JITTER = ("borderline (4 of 240 verdicts, 1.7%, on 2026-11-24): the rim finder's circle moves by "
+                 "2 px or more on most photos when the contrast changes (Hough's edge thresholds are "
+                 "absolute), so the crop moves though the standardising is exact; sub-pixel refinement of "
+                 "the rim is the next step")
+EPOCHS = 8
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> dict:
+    """The default recipe trained on the real data: its scorer, input size, stage, and test photos."""
+    if not (REAL_DATA / "train" / "def_front").is_dir():
+        pytest.skip(f"real casting_data not found at {REAL_DATA} (set CASTING_REAL_DATA)")
+    folder = tmp_path_factory.mktemp("behaviour")
+    mine = folder / "behaviour.yaml"
+    mine.write_text(f"data_dir: {REAL_DATA}\nepochs: {EPOCHS}\nverbose: 0\n")
+    p = resolve_params(mine)
+    model, table, _ = train_recipe(p, folder / "run")
+    test = table[table["split"] == "test"].sample(PARTS, random_state=0)
+    predict = fast_predictor(model, p["test_time_views"])
+    return {"predict": predict, "size": int(model.input_shape[1]), "stage": p["input_stage"],
+            "photos": [decode_image(path) for path in test["path"]], "labels": test["label"].to_numpy()}
+
+
+def _scores(trained: dict, photos: list[np.ndarray]) -> np.ndarray:
+    inputs = [network_input(photo, trained["size"], trained["stage"]) for photo in photos]
+    assert all(x is not None for x in inputs), "the part finder lost a part"
+    return trained["predict"](np.stack(inputs))
+
+
+def _flipped(trained: dict, change) -> float:
+    before = _scores(trained, trained["photos"]) >= 0.5
+    after = _scores(trained, [change(photo) for photo in trained["photos"]]) >= 0.5
+    return float((before != after).mean())
+
+
+def test_the_trained_network_is_right_on_most_test_parts(trained):
+    right = (_scores(trained, trained["photos"]) >= 0.5) == (trained["labels"] == 1)
+    assert right.mean() > 0.9  # a sanity floor: the invariance checks below mean nothing for a broken net
+
+
+@pytest.mark.xfail(strict=False, reason="missed on 2026-11-24 (largest change 0.99): a repainted bench "
+                   "beyond what the network sees moves the rim finder's circle, and with it the crop; "
+                   "sub-pixel refinement of the rim is the next step")
+def test_repainting_the_bench_changes_no_score_by_more_than_002(trained):
+    rng = np.random.default_rng(0)
+
+    def repaint(photo: np.ndarray) -> np.ndarray:  # another bench: 25 grey levels off, its own grain
+        x, y, r = part.find_part(photo)
+        beyond = np.ones_like(photo)
+        cv2.circle(beyond, (round(x), round(y)), round(r * part.MARGIN * 1.03), 0, -1)  # beyond what it sees
+        shift = 25 if np.median(photo[beyond > 0]) < 128 else -25
+        bench = np.clip(cv2.GaussianBlur(rng.normal(np.median(photo[beyond > 0]) + shift, 6, photo.shape),
+                                         (0, 0), 1.0), 0, 255)
+        return np.where(beyond > 0, bench, photo).astype(np.uint8)
+
+    repainted = _scores(trained, [repaint(p) for p in trained["photos"]])
+    before = _scores(trained, trained["photos"])
+    change = np.abs(repainted - before)
+    flipped = int(((repainted >= 0.5) != (before >= 0.5)).sum())
+    assert change.max() <= 0.02, (f"largest score change {change.max():.3f}; {int((change > 0.02).sum())} of "
+                                  f"{len(change)} parts moved by more than 0.02, {flipped} verdicts flipped")
+
+
+@pytest.mark.parametrize("name, change", [
+    ("gain 0.7", lambda p: np.clip(p * 0.7, 0, 255).astype(np.uint8)),
+    pytest.param("gain 1.3", lambda p: np.clip(p * 1.3, 0, 255).astype(np.uint8), marks=pytest.mark.xfail(
+        strict=True, reason="overexposure: the part's bright faces clip at white, which standardising cannot "
+        "undo; the camera-gain augmentation tried so far lost accuracy on never-seen parts (README)")),
+    pytest.param("contrast 0.7", lambda p: np.clip(p.mean() + (p - p.mean()) * 0.7, 0, 255).astype(np.uint8),
+                 marks=pytest.mark.xfail(strict=False, reason=FINDER_JITTER)),
+    ("shift 5% of the frame", lambda p: cv2.warpAffine(p, np.float32([[1, 0, 15], [0, 1, 15]]), p.shape[::-1],
+                                                       borderMode=cv2.BORDER_REPLICATE)),
+])
+def test_shop_floor_light_and_position_change_at_most_one_percent_of_verdicts(trained, name, change):
+    assert _flipped(trained, change) <= 0.01, name

@@ -1,0 +1,75 @@
+"""The part-centred input stage: finds a disc where it is, refuses a photo with no part, and takes the
+lamp, the contrast and the bench out of what the network sees."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from lib import part
+from lib.data import network_input
+
+
+def impeller(size: int = 300, centre: tuple[int, int] = (150, 150), radius: int = 125, bench: int = 90,
+             seed: int = 0) -> np.ndarray:
+    """A bright disc with a dark cavity and a textured surface on a grainy bench."""
+    rng = np.random.default_rng(seed)
+    image = np.clip(rng.normal(bench, 6, (size, size)), 0, 255).astype(np.uint8)
+    surface = np.clip(cv2.GaussianBlur(rng.normal(170, 30, (size, size)), (0, 0), 2), 0, 255).astype(np.uint8)
+    mask = np.zeros((size, size), np.uint8)
+    cv2.circle(mask, centre, radius, 255, -1)
+    image[mask > 0] = surface[mask > 0]
+    cv2.circle(image, centre, radius // 2, 30, -1)  # the dark cavity
+    cv2.circle(image, centre, radius // 5, 200, -1)  # the hub
+    return image
+
+
+@pytest.mark.parametrize("centre, radius", [((150, 150), 125), ((138, 160), 110), ((160, 145), 135)])
+def test_a_disc_is_found_within_two_pixels(centre, radius):
+    x, y, r = part.find_part(impeller(centre=centre, radius=radius))
+    assert abs(x - centre[0]) <= 2 and abs(y - centre[1]) <= 2 and abs(r - radius) <= 2
+
+
+@pytest.mark.parametrize("blank", [np.full((300, 300), 120, np.uint8),
+                                   np.random.default_rng(0).integers(0, 256, (300, 300)).astype(np.uint8)],
+                         ids=["flat grey", "noise"])
+def test_a_photo_without_a_part_is_not_found(blank):
+    assert part.find_part(blank) is None
+    assert network_input(blank, 64, "part") is None
+
+
+def test_the_input_is_centred_and_the_same_wherever_the_part_sits_and_however_far_away():
+    here = network_input(impeller(centre=(150, 150), radius=125), 64, "part")
+    there = network_input(impeller(centre=(135, 162), radius=112), 64, "part")
+    assert here.shape == (64, 64) and here.dtype == np.uint8
+    assert np.abs(here.astype(int) - there.astype(int)).mean() < 8  # the surface texture differs a little
+    photos = [network_input(impeller(centre=c, radius=r), 64, "photo").astype(int)
+              for c, r in (((150, 150), 125), ((135, 162), 112))]
+    assert np.abs(photos[0] - photos[1]).mean() > 15  # uncentred, the same change moves everything
+
+
+def test_a_brighter_or_dimmer_lamp_or_flatter_contrast_barely_changes_the_input():
+    photo = impeller()
+    base = network_input(photo, 64, "part").astype(int)
+    for changed in (photo * 0.7, photo.mean() + (photo - photo.mean()) * 0.7):
+        again = network_input(changed.astype(np.uint8), 64, "part").astype(int)
+        assert np.abs(again - base).mean() < 4  # the rim found may move by a pixel
+    brighter = network_input(np.clip(photo * 1.3, 0, 255).astype(np.uint8), 64, "part").astype(int)
+    assert np.abs(brighter - base).mean() < 5  # a little more: the brightest pixels clip at 255
+    resized = network_input(photo, 64, "photo").astype(int)
+    lamp = network_input(np.clip(photo * 1.3, 0, 255).astype(np.uint8), 64, "photo")
+    assert np.abs(lamp - resized).mean() > 20
+
+
+def test_repainting_the_bench_leaves_the_part_as_the_network_sees_it():
+    dark, light = (network_input(impeller(bench=b, seed=1), 64, "part") for b in (40, 110))
+    outside = ~part.part_mask(64)
+    assert (dark[outside] == 128).all() and (light[outside] == 128).all()  # one grey beyond the margin
+    rim = part.part_mask(64, part.RIM_FRACTION / part.MARGIN)
+    assert np.abs(dark.astype(int) - light.astype(int))[rim].mean() < 3  # the part itself: the same
+
+
+def test_an_unknown_stage_is_named():
+    with pytest.raises(ValueError, match="unknown input_stage 'crop'"):
+        network_input(impeller(), 64, "crop")
