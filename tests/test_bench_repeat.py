@@ -74,3 +74,9 @@ def test_summary_gives_mean_and_sd_over_seeds_per_threshold_rule():
     assert summary.loc["0.5", ("accuracy", "mean")] == pytest.approx(0.95)
     assert summary.loc["0.5", ("accuracy", "std")] == pytest.approx(0.0707, abs=1e-4)
     assert summary.loc["op", ("fp", "std")] == 0 and summary.loc["0.5", ("fn", "mean")] == 1
+
+
+def test_time_to_reach_an_accuracy_is_the_first_epoch_that_reaches_it():
+    history = pd.DataFrame({"val_accuracy": [0.5, 0.87339866, 0.86], "seconds": [10.0, 20.0, 30.0]})
+    assert bench.seconds_to_reach(history, history["val_accuracy"].max()) == 20.0
+    assert bench.seconds_to_reach(history, 0.9) == float("inf")
