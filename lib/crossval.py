@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from lib.data import find_data_dir, load_images
-from lib.decision import add_verdicts, choose_threshold
+from lib.decision import add_verdicts
 from lib.evaluate import fold_figures, group_bootstrap_interval
 from lib.models import load_model
 from lib.robustness import robustness_table
@@ -63,26 +63,18 @@ def run_fold(params: dict, fold_table: pd.DataFrame, out: Path) -> pd.DataFrame:
     return pd.read_csv(done)  # the same numbers whether this run scored the fold or an earlier one
 
 
-def fold_thresholds(scores: pd.DataFrame, rule: str, cost_missed_defect: float, cost_scrapped_good: float
-                    ) -> pd.Series:
-    """Each fold's threshold, chosen on its own validation scores by the rule."""
-    val = scores[scores["split"] == "val"]
-    return val.groupby("fold").apply(
-        lambda v: choose_threshold(v["label"], v["score"], rule, cost_missed_defect, cost_scrapped_good)[0])
-
-
 def summarise_cv(scores: pd.DataFrame, rule: str, cost_missed_defect: float, cost_scrapped_good: float,
                  review_low: float, review_high: float) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Out-of-fold predictions, per-fold figures and the pooled summary (95% group-bootstrap intervals)."""
-    thresholds = fold_thresholds(scores, rule, cost_missed_defect, cost_scrapped_good)
+    folds = fold_figures(scores, rule, cost_missed_defect, cost_scrapped_good)  # each fold's threshold
     oof = scores[scores["split"] == "test"].drop(columns="split").reset_index(drop=True)
-    oof["threshold"] = oof["fold"].map(thresholds)
+    oof["threshold"] = oof["fold"].map(folds.set_index("fold")["threshold"])
     oof = add_verdicts(oof, {"threshold": oof["threshold"].to_numpy(), "review_low": review_low,
                              "review_high": review_high})  # each part at its own fold's threshold
-    folds = fold_figures(scores, rule, cost_missed_defect, cost_scrapped_good)
     label, score = oof["label"].to_numpy(), oof["score"].to_numpy()
     right_half = (score >= 0.5) == (label == 1)
-    right_rule = (score >= oof["threshold"].to_numpy()) == (label == 1)
+    at_rule = oof["verdict_at_threshold"].to_numpy()
+    right_rule = at_rule == oof["true_class"].to_numpy()
     low, high = group_bootstrap_interval(right_half, oof["twin_group"])
     per_photo = pd.Series(right_half).groupby(oof["twin_group"].to_numpy()).mean()  # each photograph once
     rule_low, rule_high = group_bootstrap_interval(right_rule, oof["twin_group"])
@@ -98,8 +90,8 @@ def summarise_cv(scores: pd.DataFrame, rule: str, cost_missed_defect: float, cos
         "missed at 0.5": int(((score < 0.5) & (label == 1)).sum()),
         "scrapped at 0.5": int(((score >= 0.5) & (label == 0)).sum()),
         "accuracy at rule": float(right_rule.mean()), "interval at rule": [rule_low, rule_high],
-        "missed at rule": int(((score < oof["threshold"]) & (label == 1)).sum()),
-        "scrapped at rule": int(((score >= oof["threshold"]) & (label == 0)).sum()),
+        "missed at rule": int(((at_rule == "ok") & (label == 1)).sum()),
+        "scrapped at rule": int(((at_rule == "defect") & (label == 0)).sum()),
         "shipped with review band": int(((said == "ok") & (label == 1)).sum()),
         "scrapped with review band": int(((said == "defect") & (label == 0)).sum()),
         "review": int((said == "review").sum()), "review_low": review_low, "review_high": review_high,

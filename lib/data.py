@@ -17,6 +17,7 @@ from lib.part import STAGES, find_part, part_input
 
 SPLITS = ("train", "test")
 CLASSES = {"def_front": 1, "ok_front": 0}  # defect is the positive class
+PART_NOT_FOUND = "part not found"  # the note of a photo the part stage finds no part in
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 GET_DATA_HINT = (
     f"Get the Kaggle data set {KAGGLE_DATASET} "
@@ -140,7 +141,7 @@ def try_read_image(path: str, size: int, stage: str = "photo") -> tuple[np.ndarr
         return None, "", str(err)
     note = "" if image.shape == (size, size) else f"resized from {image.shape[1]}x{image.shape[0]}"
     prepared = network_input(image, size, stage)
-    return (prepared, note, "") if prepared is not None else (None, "part not found", "")
+    return (prepared, note, "") if prepared is not None else (None, PART_NOT_FOUND, "")
 
 
 def _warn_skipped(problems: list[tuple[object, str]]) -> None:

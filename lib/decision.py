@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from lib.data import PART_NOT_FOUND
 from lib.models import load_model
 from lib.scoring import fast_predictor, score_files
 
@@ -126,7 +127,7 @@ def inspect_files(model: keras.Model, point: dict, run_id: str, files: Sequence[
     readable = rows["error"] == ""
     said = verdicts(rows["defect_probability"].fillna(0).to_numpy(), point["threshold"],
                     point["review_low"], point["review_high"])
-    said = np.where(rows["note"] == "part not found", "review", said)  # never a guess: a person looks
+    said = np.where(rows["note"] == PART_NOT_FOUND, "review", said)  # never a guess: a person looks
     rows["verdict"] = np.where(readable, said, "")
     rows["threshold"], rows["review_low"], rows["review_high"] = (
         point["threshold"], point["review_low"], point["review_high"])

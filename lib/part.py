@@ -3,8 +3,9 @@
 The network should read the casting, not the bench or the lamp. So every photo, in training and in
 scoring alike, goes through `part_input`: the outer rim is found (Hough circles on a 150 px copy,
 about a millisecond), a square around it is cut out and scaled so the rim always has the same
-radius, everything outside the rim is set to one grey, and the pixels inside are standardised by
-their own mean and spread, so a brighter or dimmer lamp, or a flatter contrast, gives the same input.
+radius, everything beyond a margin of MARGIN past the rim is set to one grey, and the pixels are
+standardised by the mean and spread of the part inside its rim, so a brighter or dimmer lamp, a
+flatter contrast or another bench gives the same input (as far as the rim is found in the same place).
 A photo in which no part is found gets None: never a guess.
 """
 

@@ -14,6 +14,7 @@ from sklearn.preprocessing import StandardScaler
 
 from lib.data import network_input
 from lib.evaluate import threshold_metrics
+from lib.part import RIM_FRACTION, part_mask
 
 
 def _affine(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -101,11 +102,10 @@ def robustness_table(predict: Callable[[np.ndarray], np.ndarray], size: int, pho
     return pd.DataFrame(table)
 
 
-def background_mask(size: int, part_radius: float = 0.46) -> np.ndarray:
-    """True outside a centred disc of part_radius x size: the bench around the impeller."""
-    yy, xx = np.mgrid[:size, :size]
-    centre = (size - 1) / 2
-    return (yy - centre) ** 2 + (xx - centre) ** 2 > (part_radius * size) ** 2
+def background_mask(size: int, part_radius: float = RIM_FRACTION) -> np.ndarray:
+    """True outside a centred disc of part_radius x size: the bench around the impeller (all the part
+    stage paints grey)."""
+    return ~part_mask(size, part_radius)
 
 
 def background_features(images: np.ndarray, bins: int = 16) -> np.ndarray:
