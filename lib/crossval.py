@@ -64,9 +64,10 @@ def run_fold(params: dict, fold_table: pd.DataFrame, out: Path) -> pd.DataFrame:
 
 
 def summarise_cv(scores: pd.DataFrame, rule: str, cost_missed_defect: float, cost_scrapped_good: float,
-                 review_low: float, review_high: float) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+                 scrap_budget: float, review_low: float, review_high: float
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Out-of-fold predictions, per-fold figures and the pooled summary (95% group-bootstrap intervals)."""
-    folds = fold_figures(scores, rule, cost_missed_defect, cost_scrapped_good)  # each fold's threshold
+    folds = fold_figures(scores, rule, cost_missed_defect, cost_scrapped_good, scrap_budget)  # each fold's
     oof = scores[scores["split"] == "test"].drop(columns="split").reset_index(drop=True)
     oof["threshold"] = oof["fold"].map(folds.set_index("fold")["threshold"])
     oof = add_verdicts(oof, {"threshold": oof["threshold"].to_numpy(), "review_low": review_low,
@@ -123,14 +124,14 @@ def matching_cv_run(model_run: Path, data_root: Path, outputs: Path | None = Non
 
 
 def never_seen(model_run: Path, data_dir: str, rule: str, cost_missed_defect: float,
-               cost_scrapped_good: float, review_low: float, review_high: float
+               cost_scrapped_good: float, scrap_budget: float, review_low: float, review_high: float
                ) -> tuple[pd.DataFrame, pd.DataFrame, dict] | None:
     """The matching cv run's out-of-fold predictions, per-fold table and summary at these rules (or None)."""
     run = matching_cv_run(model_run, find_data_dir(data_dir or None))
     if run is None:
         return None
     oof, folds, summary = summarise_cv(fold_scores(run), rule, cost_missed_defect, cost_scrapped_good,
-                                       review_low, review_high)
+                                       scrap_budget, review_low, review_high)
     settings = json.loads((run / SETTINGS).read_text())
     return oof, folds, {**summary, "run": run.name, "views": settings["views"], "k": settings["k"]}
 

@@ -78,15 +78,15 @@ def main(argv: list[str] | None = None) -> int:
               f"held out {counts['test']} ...", flush=True)
         start = time.perf_counter()
         scores.append(run_fold(p, fold_table, run / f"fold-{fold + 1}"))
-        row = fold_figures(scores[-1], p["threshold_rule"], p["cost_missed_defect"],
-                           p["cost_scrapped_good"]).astype(object).iloc[0]  # counts stay whole numbers
+        row = fold_figures(scores[-1], p["threshold_rule"], p["cost_missed_defect"], p["cost_scrapped_good"],
+                           p["scrap_budget"]).astype(object).iloc[0]  # counts stay whole numbers
         print(f"fold {fold + 1}/{args.k} done in {time.perf_counter() - start:.0f} s: held-out accuracy "
               f"{row['accuracy at 0.5']:.2%} at 0.5 ({row['missed at 0.5']} missed, {row['scrapped at 0.5']} "
               f"scrapped); at {row['threshold']:.4f} ({p['threshold_rule']}) {row['missed at threshold']} "
               f"missed, {row['scrapped at threshold']} scrapped", flush=True)
     oof, per_fold, summary = summarise_cv(pd.concat(scores, ignore_index=True), p["threshold_rule"],
                                           p["cost_missed_defect"], p["cost_scrapped_good"],
-                                          p["review_low"], p["review_high"])
+                                          p["scrap_budget"], p["review_low"], p["review_high"])
     save_summary(run, oof, per_fold, summary)
     print("shop-floor changes on fold 1's held-out photos ...", flush=True)
     changes = fold_robustness(run / "fold-1", folds[0], p, float(per_fold["threshold"].iloc[0]))

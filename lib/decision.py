@@ -21,10 +21,23 @@ VERDICT_COLUMNS = ["path", "verdict", "defect_probability", "threshold", "review
 
 
 def choose_threshold(labels: np.ndarray, scores: np.ndarray, rule: str = "full_recall",
-                     cost_missed_defect: float = 1.0, cost_scrapped_good: float = 1.0
-                     ) -> tuple[float, str]:
+                     cost_missed_defect: float = 1.0, cost_scrapped_good: float = 1.0,
+                     scrap_budget: float | None = None) -> tuple[float, str]:
     """The operating threshold chosen on validation scores by a stated rule, and why, in words."""
     labels, scores = np.asarray(labels).astype(int), np.asarray(scores, dtype=float)
+    if rule == "scrap_budget":
+        if scrap_budget is None or not 0 <= scrap_budget < 1:
+            raise ValueError(f"the scrap_budget rule needs a scrap_budget from 0 to below 1, not "
+                             f"{scrap_budget}")
+        good = np.sort(scores[labels == 0])
+        if not len(good):
+            raise ValueError("the validation split has no good parts: the scrap_budget rule needs some")
+        allowed = int(np.floor(scrap_budget * len(good)))  # the highest-scored good parts it may scrap
+        lowest = float(np.nextafter(good[len(good) - allowed - 1], np.inf))  # just above the next one
+        return min(lowest, 0.5), (
+            f"the lowest threshold that scraps at most {scrap_budget:.0%} of the good parts of the "
+            f"validation split ({allowed} of {len(good)}), so that every defect scoring above it is caught"
+            + (" (it would lie above 0.5, so 0.5 is kept)" if lowest > 0.5 else ""))
     if rule == "full_recall":
         if not labels.any():
             raise ValueError("the validation split has no defects: the full_recall rule needs some")
@@ -41,7 +54,7 @@ def choose_threshold(labels: np.ndarray, scores: np.ndarray, rule: str = "full_r
             f"the lowest cost on the validation split, counting a shipped defective part as "
             f"{cost_missed_defect / cost_scrapped_good:g} scrapped good parts (there: {int(best['missed'])} "
             f"missed, {int(best['scrapped'])} scrapped)")
-    raise ValueError(f"unknown threshold rule '{rule}'; choose 'full_recall' or 'min_cost'")
+    raise ValueError(f"unknown threshold rule '{rule}'; choose 'scrap_budget', 'min_cost' or 'full_recall'")
 
 
 def cost_curve(labels: np.ndarray, scores: np.ndarray, cost_missed_defect: float,

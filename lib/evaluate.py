@@ -67,11 +67,13 @@ def headline_table(labels: np.ndarray, scores: np.ndarray, threshold: float,
 
 
 def run_test_figures(model: keras.Model, table: pd.DataFrame, rule: str, cost_missed_defect: float,
-                     cost_scrapped_good: float, views: int = 1, stage: str = "photo") -> list[dict]:
+                     cost_scrapped_good: float, scrap_budget: float, views: int = 1, stage: str = "photo"
+                     ) -> list[dict]:
     """A trained run's test figures at 0.5 and at the operating point chosen on its validation split."""
     scored = score_table(model, table[table["split"].isin(["val", "test"])], views, stage=stage)
     val, test = scored[scored["split"] == "val"], scored[scored["split"] == "test"]
-    chosen, _ = choose_threshold(val["label"], val["score"], rule, cost_missed_defect, cost_scrapped_good)
+    chosen, _ = choose_threshold(val["label"], val["score"], rule, cost_missed_defect, cost_scrapped_good,
+                                 scrap_budget)
     rows = []
     for name, threshold in (("0.5", 0.5), (f"operating point ({rule})", chosen)):
         m = threshold_metrics(test["label"], test["score"], threshold)
@@ -96,8 +98,8 @@ def group_bootstrap_interval(correct: np.ndarray, groups: np.ndarray, reps: int 
     return float(np.quantile(rates, tail)), float(np.quantile(rates, 1 - tail))
 
 
-def fold_figures(scores: pd.DataFrame, rule: str, cost_missed_defect: float, cost_scrapped_good: float
-                 ) -> pd.DataFrame:
+def fold_figures(scores: pd.DataFrame, rule: str, cost_missed_defect: float, cost_scrapped_good: float,
+                 scrap_budget: float) -> pd.DataFrame:
     """Per fold of cross-validation scores (columns fold, split val/test, label, score): the held-out
     fold's accuracy, missed defects and scrapped good parts at 0.5 and at the threshold its own
     validation chose by `rule`."""
@@ -105,7 +107,7 @@ def fold_figures(scores: pd.DataFrame, rule: str, cost_missed_defect: float, cos
     for fold, part in scores.groupby("fold"):
         val, test = part[part["split"] == "val"], part[part["split"] == "test"]
         threshold, _ = choose_threshold(val["label"], val["score"], rule, cost_missed_defect,
-                                        cost_scrapped_good)
+                                        cost_scrapped_good, scrap_budget)
         half, chosen = (threshold_metrics(test["label"], test["score"], t) for t in (0.5, threshold))
         rows.append({"fold": fold, "parts": half["n"], "defects": int(test["label"].sum()),
                      "accuracy at 0.5": half["accuracy"], "missed at 0.5": half["fn"],

@@ -1,43 +1,117 @@
 """The part-centred input stage: find the impeller, centre and scale it, blank the bench, normalise its light.
 
 The network should read the casting, not the bench or the lamp. So every photo, in training and in
-scoring alike, goes through `part_input`: the outer rim is found (Hough circles on a 150 px copy,
-about a millisecond), a square around it is cut out and scaled so the rim always has the same
-radius, everything beyond a margin of MARGIN past the rim is set to one grey, and the pixels are
-standardised by the mean and spread of the part inside its rim, so a brighter or dimmer lamp, a
-flatter contrast or another bench gives the same input (as far as the rim is found in the same place).
-A photo in which no part is found gets None: never a guess.
-"""
+scoring alike, goes through `part_input`: the part is found by its dark central cavity (on a 150 px
+copy, about a millisecond; the rim is RIM_PER_CAVITY times the cavity's radius), a square around it is
+cut out and scaled so the rim always has the same radius, everything beyond a margin of MARGIN past
+the rim is set to one grey, and the light is set from the part inside its rim (two low percentiles
+mapped to fixed levels), so a brighter or dimmer lamp, a flatter contrast or another bench gives the
+same input. A photo in which no part is found gets None: never a guess."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-FIND_PX = 150  # the finder works on a copy this many pixels a side (under 1 ms, within 1 px)
+FIND_PX = 150  # the finder works on a copy this many pixels a side (under 1 ms)
+RIM_PER_CAVITY = 1.79  # outer rim radius / dark cavity radius: median of 400 real photos (5-95%: 1.769-1.815)
+CAVITY_RADIUS = (0.12, 0.32)  # the cavity's radius, as a fraction of the photo's side, in a photo of a part
+CORE = 0.35  # the cavity's darkness and the part's brightness are read in a centred disc of this x the side
+MIN_CONTRAST = 10.0  # grey levels between the two: a flat photo has no part
+HUB = 0.2  # a bright hole in the cavity of less than a disc of this x the side is the hub, filled in
+TRIM = (1.15, 1.08)  # the cavity is measured inside a disc of these multiples of its radius, in turn
+ROUND = 0.9  # the cavity fills at least this much of the disc of its own area (noise and shadows do not)
 RIM_FRACTION = 0.46  # the radius kept (rim and margin) in the network's input, as a fraction of its side
 MARGIN = 1.08  # kept around the rim, as a multiple of its radius: burrs and flash on the edge stay visible
-MID_GREY, SPREAD = 128.0, 42.0  # the part's mean and standard deviation after normalising
+MID_GREY = 128.0  # the grey beyond the margin
+LIGHT_PERCENTILES = (10, 60)  # of the part inside its rim, set to LIGHT_LEVELS: the light standardised
+LIGHT_LEVELS = (64.0, 160.0)
 STAGES = ("photo", "part")  # photo: the whole photo resized; part: part_input
-VERSION = "rim-hough150-margin1.08-core"  # part of a recipe: change when part_input changes
+VERSION = "cavity150-rim1.79-margin1.08-p10p60"  # part of a recipe: change when part_input changes
 
 
 Circle = tuple[float, float, float]  # centre x, centre y, radius, in the photo's pixels
 
 
 def find_part(image: np.ndarray) -> Circle | None:
-    """Centre and radius of the impeller's outer rim in a grey photo, or None when there is no part."""
+    """Centre and radius of the impeller's outer rim in a grey photo, or None when there is no part.
+
+    The rim itself is a poor landmark (the bench can be as bright as the flange, and Hough circles on it
+    moved by 5 px under a mere change of light); the dark cavity in the middle is a sharp one. Its outline
+    is cut at half-way between its own darkness and the part's brightness (so any gain or contrast cuts it
+    in the same place), and its area and centroid give the centre and, times RIM_PER_CAVITY, the rim.
+    """
     height, width = image.shape
     scale = min(1.0, FIND_PX / max(height, width))  # smaller photos are searched as they are
     small = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
                        interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), 1.0)
     side = min(small.shape)
-    found = cv2.HoughCircles(cv2.GaussianBlur(small, (0, 0), 1.5), cv2.HOUGH_GRADIENT, dp=1, minDist=side,
-                             param1=60, param2=35, minRadius=int(0.3 * side), maxRadius=int(0.5 * side))
-    if found is None:
+    dark_level, part_level = np.percentile(small[_centred_disc(small.shape, CORE * side)], [3, 60])
+    if part_level - dark_level < MIN_CONTRAST:
         return None
-    x, y, radius = found[0][0]
-    return float(x / scale), float(y / scale), float(radius / scale)
+    dark = (small < (dark_level + part_level) / 2).astype(np.uint8)
+    dark = cv2.morphologyEx(dark, cv2.MORPH_OPEN, _disc(side / 30))  # speckle gone
+    blob = _central_dark_blob(dark, 2 * CAVITY_RADIUS[0] * side, np.pi * (HUB * side) ** 2)
+    areas = (np.pi * (f * side) ** 2 for f in CAVITY_RADIUS)
+    cavity = None if blob is None else _measure_cavity(blob, *areas)
+    if cavity is None:
+        return None
+    x, y, radius = cavity
+    return float(x / scale), float(y / scale), float(radius * RIM_PER_CAVITY / scale)
+
+
+def _measure_cavity(blob: np.ndarray, low: float, high: float) -> Circle | None:
+    """Centroid and area-radius of the cavity in its blob, flange shading that touches it cut away; None
+    when its area is outside [low, high] or it is not round."""
+    framed = cv2.copyMakeBorder(blob, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)  # the frame's edge: not dark
+    inside = cv2.distanceTransform(framed, cv2.DIST_L2, 5)[1:-1, 1:-1]
+    y, x = np.unravel_index(int(np.argmax(inside)), inside.shape)  # the centre of the largest disc inside
+    radius = float(inside[y, x])
+    for reach in TRIM:  # the blob within a little more than that disc: the cavity without what touches it
+        kept = blob * (cv2.circle(np.zeros_like(blob), (round(x), round(y)), round(reach * radius), 1, -1))
+        moments = cv2.moments(kept, True)
+        if moments["m00"] < low:
+            return None
+        x, y = moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]
+        radius = float(np.sqrt(moments["m00"] / np.pi))
+    disc = cv2.circle(np.zeros_like(blob), (round(x), round(y)), round(radius), 1, -1)
+    if np.pi * radius ** 2 > high or (blob & disc).sum() < ROUND * disc.sum():  # too large, or not round
+        return None
+    return x, y, radius
+
+
+def _central_dark_blob(dark: np.ndarray, least: float, hole: float) -> np.ndarray | None:
+    """The cavity candidate: of the dark regions at least least pixels across, the smallest whose outline
+    holds the middle (a dark bench around the part holds it too, but is larger), else the one nearest the
+    middle; its holes of less than hole pixels (the hub) filled in. None when there is none."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
+    middle = ((dark.shape[1] - 1) / 2, (dark.shape[0] - 1) / 2)
+    best, rank = None, (np.inf, np.inf)
+    for label in range(1, count):
+        if max(stats[label, cv2.CC_STAT_WIDTH], stats[label, cv2.CC_STAT_HEIGHT]) < least:
+            continue
+        contours, hierarchy = cv2.findContours((labels == label).astype(np.uint8), cv2.RETR_CCOMP,
+                                               cv2.CHAIN_APPROX_NONE)
+        outline = max((c for c, h in zip(contours, hierarchy[0]) if h[3] < 0), key=cv2.contourArea)
+        off = max(0.0, -cv2.pointPolygonTest(outline, middle, True))  # 0 when the middle lies inside
+        if (off, cv2.contourArea(outline)) < rank:
+            best, rank = (label, contours, hierarchy[0]), (off, cv2.contourArea(outline))
+    if best is None:
+        return None
+    label, contours, hierarchy = best
+    blob = (labels == label).astype(np.uint8)
+    small_holes = [c for c, h in zip(contours, hierarchy) if h[3] >= 0 and cv2.contourArea(c) < hole]
+    return cv2.drawContours(blob, small_holes, -1, 1, -1)
+
+
+def _disc(diameter: float) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(3, round(diameter) | 1),) * 2)
+
+
+def _centred_disc(shape: tuple[int, int], radius: float) -> np.ndarray:
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    return (yy - (shape[0] - 1) / 2) ** 2 + (xx - (shape[1] - 1) / 2) ** 2 <= radius ** 2
 
 
 def centre_part(image: np.ndarray, circle: Circle, size: int) -> np.ndarray:
@@ -50,18 +124,18 @@ def centre_part(image: np.ndarray, circle: Circle, size: int) -> np.ndarray:
     side = max(1, round(2 * half))
     crop = cv2.resize(padded[top:top + side, left:left + side], (size, size), interpolation=cv2.INTER_AREA)
     inside, core = part_mask(size), part_mask(size, RIM_FRACTION / MARGIN)
-    light = crop[core].astype(np.float32)  # the part itself, inside its rim: the bench has no say
-    spread = max(float(light.std()), 1.0)
+    # the part itself, inside its rim, sets the light (the bench has no say); by low percentiles, which an
+    # overexposed lamp leaves in place while it clips the bright faces (a mean and sd move with them)
+    dark, bright = np.percentile(crop[core], LIGHT_PERCENTILES)
     out = np.full((size, size), MID_GREY, np.float32)
-    out[inside] = MID_GREY + SPREAD * (crop[inside].astype(np.float32) - light.mean()) / spread
+    gain = (LIGHT_LEVELS[1] - LIGHT_LEVELS[0]) / max(float(bright - dark), 1.0)
+    out[inside] = LIGHT_LEVELS[0] + gain * (crop[inside].astype(np.float32) - dark)
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
 def part_mask(size: int, fraction: float = RIM_FRACTION) -> np.ndarray:
     """True inside a centred disc of fraction x size (default: all the network sees of the part)."""
-    yy, xx = np.mgrid[:size, :size]
-    centre = (size - 1) / 2
-    return (yy - centre) ** 2 + (xx - centre) ** 2 <= (fraction * size) ** 2
+    return _centred_disc((size, size), fraction * size)
 
 
 def part_input(image: np.ndarray, size: int) -> np.ndarray | None:

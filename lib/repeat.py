@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += [{"seed": seed, **r} for r in run_test_figures(model, table, p["threshold_rule"],
                                                                p["cost_missed_defect"],
                                                                p["cost_scrapped_good"],
+                                                               p["scrap_budget"],
                                                                p["test_time_views"],
                                                                p["input_stage"])]
     runs = pd.DataFrame(rows)

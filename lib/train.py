@@ -145,8 +145,8 @@ def training_datasets(table: pd.DataFrame, image_size: int, batch_size: int, aug
     """Decode the train and val images once; return (train_ds augmented+shuffled, val_ds, steps)."""
     train_rows, camera = table[table["split"] == "train"], camera_config(augmentation)
     val_images, val_table = load_images(table[table["split"] == "val"], image_size, stage=stage)
-    if camera:  # photos kept at twice the input size; the camera changes and the stage run every epoch
-        photos, kept = load_images(train_rows, min(PHOTO_PX, 2 * image_size))
+    if camera:  # photos kept as scored (PHOTO_PX); the camera changes and the stage run every epoch
+        photos, kept = load_images(train_rows, PHOTO_PX)
         usable = np.array([network_input(photo, image_size, stage) is not None for photo in photos], bool)
         train_ds = camera_dataset(photos[usable], kept["label"].to_numpy()[usable], batch_size, image_size,
                                   stage, camera, seed, build_augmentation(augmentation, seed))

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from lib.config import PROJECT_ROOT
+from lib.part import RIM_PER_CAVITY
 from lib.report import main as report_main
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -17,13 +18,15 @@ REAL_DATA = Path(os.environ.get("CASTING_REAL_DATA", PROJECT_ROOT.parent / "shar
 
 
 def fake_part(rng: np.random.Generator, defect: bool, size: int = 64) -> np.ndarray:
-    """A grey disc on a darker bench; a defect adds a small dark hole at a random place."""
+    """A grey disc with a dark cavity on a darker bench; a defect adds a small dark hole on the flange."""
     image = np.full((size, size), 60, np.uint8)
-    centre = size // 2
-    cv2.circle(image, (centre, centre), size // 3, int(rng.integers(140, 180)), -1)
+    centre, radius = size // 2, size // 3
+    cv2.circle(image, (centre, centre), radius, int(rng.integers(140, 180)), -1)
+    cv2.circle(image, (centre, centre), round(radius / RIM_PER_CAVITY), 20, -1)
     if defect:
-        x, y = rng.integers(centre - size // 6, centre + size // 6, size=2)
-        cv2.circle(image, (int(x), int(y)), max(2, size // 16), 10, -1)
+        angle, reach = rng.uniform(0, 2 * np.pi), 0.8 * radius
+        x, y = centre + reach * np.cos(angle), centre + reach * np.sin(angle)
+        cv2.circle(image, (round(x), round(y)), max(2, size // 20), 10, -1)
     noise = rng.normal(0, 4, image.shape)
     return np.clip(image + noise, 0, 255).astype(np.uint8)
 

@@ -18,10 +18,6 @@ from tests.conftest import REAL_DATA
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 PARTS = 240  # test photos checked, both classes
-FINDER_JITTER = ("borderline (4 of 240 verdicts, 1.7%, on 2026-11-24): the rim finder's circle moves by "
-                 "2 px or more on most photos when the contrast changes (Hough's edge thresholds are "
-                 "absolute), so the crop moves though the standardising is exact; sub-pixel refinement of "
-                 "the rim is the next step")
 EPOCHS = 8
 
 
@@ -58,9 +54,6 @@ def test_the_trained_network_is_right_on_most_test_parts(trained):
     assert right.mean() > 0.9  # a sanity floor: the invariance checks below mean nothing for a broken net
 
 
-@pytest.mark.xfail(strict=False, reason="missed on 2026-11-24 (largest change 0.99): a repainted bench "
-                   "beyond what the network sees moves the rim finder's circle, and with it the crop; "
-                   "sub-pixel refinement of the rim is the next step")
 def test_repainting_the_bench_changes_no_score_by_more_than_002(trained):
     rng = np.random.default_rng(0)
 
@@ -84,10 +77,10 @@ def test_repainting_the_bench_changes_no_score_by_more_than_002(trained):
 @pytest.mark.parametrize("name, change", [
     ("gain 0.7", lambda p: np.clip(p * 0.7, 0, 255).astype(np.uint8)),
     pytest.param("gain 1.3", lambda p: np.clip(p * 1.3, 0, 255).astype(np.uint8), marks=pytest.mark.xfail(
-        strict=True, reason="overexposure: the part's bright faces clip at white, which standardising cannot "
-        "undo; the camera-gain augmentation tried so far lost accuracy on never-seen parts (README)")),
-    pytest.param("contrast 0.7", lambda p: np.clip(p.mean() + (p - p.mean()) * 0.7, 0, 255).astype(np.uint8),
-                 marks=pytest.mark.xfail(strict=False, reason=FINDER_JITTER)),
+        strict=False, reason="overexposure: 4 of 240 verdicts (1.7%) flipped on 2026-12-01 (target 1%); the "
+        "bright faces clip at white, which no standardising undoes. Camera gain changes in training close it "
+        "(fold 1 at light x1.4: 92.3% to 96.7%) but more than double the training time (README)")),
+    ("contrast 0.7", lambda p: np.clip(p.mean() + (p - p.mean()) * 0.7, 0, 255).astype(np.uint8)),
     ("shift 5% of the frame", lambda p: cv2.warpAffine(p, np.float32([[1, 0, 15], [0, 1, 15]]), p.shape[::-1],
                                                        borderMode=cv2.BORDER_REPLICATE)),
 ])

@@ -71,12 +71,12 @@ def test_cv_scores_every_image_once_and_continues_after_an_interruption(tmp_path
     model_run = tmp_path / "out" / "20990101-000000-default"
     model_run.mkdir()
     save_recipe(model_run, recipe_of(resolve_params(params)))
-    oof_again, folds, found = never_seen(model_run, str(casting_tree), "min_cost", 50.0, 1.0, 0.1, 0.9)
+    oof_again, folds, found = never_seen(model_run, str(casting_tree), "min_cost", 50.0, 1.0, 0.02, 0.1, 0.9)
     assert found["run"] == run.name and found["k"] == 3 and len(folds) == 3 and len(oof_again) == 52
     text = never_seen_sentences(found)
     assert "never seen" in text and "3-fold cross-validation" in text
     save_recipe(model_run, {**recipe_of(resolve_params(params)), "epochs": 2})
-    assert never_seen(model_run, str(casting_tree), "min_cost", 50.0, 1.0, 0.1, 0.9) is None
+    assert never_seen(model_run, str(casting_tree), "min_cost", 50.0, 1.0, 0.02, 0.1, 0.9) is None
     assert "not measured yet" in never_seen_sentences(None)
 
 

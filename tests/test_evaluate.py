@@ -54,6 +54,32 @@ def test_min_cost_rule_trades_missed_defects_against_scrap():
     assert expensive_scrap == 0.8  # scrap no good part, miss one defect
 
 
+def test_scrap_budget_rule_scraps_at_most_its_share_of_the_good_parts():
+    labels, scores = _validation()
+    for budget in (0.0, 0.01, 0.02, 0.05):
+        threshold, why = decision.choose_threshold(labels, scores, "scrap_budget", scrap_budget=budget)
+        scrapped = ((scores >= threshold) & (labels == 0)).sum()
+        assert scrapped <= budget * (labels == 0).sum() and f"{budget:.0%}" in why
+        lower = np.nextafter(threshold, -np.inf)  # any lower threshold would scrap more than the budget
+        assert threshold == 0.5 or ((scores >= lower) & (labels == 0)).sum() > budget * (labels == 0).sum()
+
+
+def test_scrap_budget_rule_never_goes_above_one_half_and_needs_good_parts_and_a_budget():
+    separated = np.array([0.6, 0.7, 0.8, 0.9, 0.95, 0.99])
+    assert decision.choose_threshold(LABELS, separated, "scrap_budget", scrap_budget=0.0)[0] == 0.5
+    with pytest.raises(ValueError, match="no good parts"):
+        decision.choose_threshold(np.ones(3), np.array([0.1, 0.2, 0.3]), "scrap_budget", scrap_budget=0.02)
+    with pytest.raises(ValueError, match="needs a scrap_budget"):
+        decision.choose_threshold(LABELS, SCORES, "scrap_budget")
+
+
+def test_no_validation_defect_however_odd_moves_the_scrap_budget_threshold():
+    labels, scores = _validation()
+    before, _ = decision.choose_threshold(labels, scores, "scrap_budget", scrap_budget=0.02)
+    moved = np.where(labels == 1, np.random.default_rng(3).uniform(0, 1, len(scores)), scores)
+    assert decision.choose_threshold(labels, moved, "scrap_budget", scrap_budget=0.02)[0] == before
+
+
 def test_unknown_rule_is_named():
     with pytest.raises(ValueError, match="unknown threshold rule 'best'"):
         decision.choose_threshold(LABELS, SCORES, "best")

@@ -13,14 +13,15 @@ from lib.data import network_input
 
 def impeller(size: int = 300, centre: tuple[int, int] = (150, 150), radius: int = 125, bench: int = 90,
              seed: int = 0) -> np.ndarray:
-    """A bright disc with a dark cavity and a textured surface on a grainy bench."""
+    """A bright disc with a dark cavity (in the real part's proportions) and a textured surface on a grainy
+    bench."""
     rng = np.random.default_rng(seed)
     image = np.clip(rng.normal(bench, 6, (size, size)), 0, 255).astype(np.uint8)
     surface = np.clip(cv2.GaussianBlur(rng.normal(170, 30, (size, size)), (0, 0), 2), 0, 255).astype(np.uint8)
     mask = np.zeros((size, size), np.uint8)
     cv2.circle(mask, centre, radius, 255, -1)
     image[mask > 0] = surface[mask > 0]
-    cv2.circle(image, centre, radius // 2, 30, -1)  # the dark cavity
+    cv2.circle(image, centre, round(radius / part.RIM_PER_CAVITY), 30, -1)  # the dark cavity
     cv2.circle(image, centre, radius // 5, 200, -1)  # the hub
     return image
 
@@ -29,6 +30,43 @@ def impeller(size: int = 300, centre: tuple[int, int] = (150, 150), radius: int 
 def test_a_disc_is_found_within_two_pixels(centre, radius):
     x, y, r = part.find_part(impeller(centre=centre, radius=radius))
     assert abs(x - centre[0]) <= 2 and abs(y - centre[1]) <= 2 and abs(r - radius) <= 2
+
+
+@pytest.mark.parametrize("name, change", [
+    ("gain 0.7", lambda p: p * 0.7),
+    ("gain 1.3, highlights clipped", lambda p: p * 1.3),
+    ("contrast 0.7", lambda p: p.mean() + (p - p.mean()) * 0.7),
+    ("blur sigma 1.5", lambda p: cv2.GaussianBlur(p, (0, 0), 1.5)),
+    ("sensor noise 5", lambda p: p + np.random.default_rng(1).normal(0, 5, p.shape)),
+])
+def test_the_found_circle_stays_within_half_a_pixel_under_light_contrast_blur_and_noise(name, change):
+    photo = impeller(centre=(146, 155), radius=118)
+    before = np.array(part.find_part(photo))
+    after = np.array(part.find_part(np.clip(change(photo.astype(np.float32)), 0, 255).astype(np.uint8)))
+    assert np.hypot(*(after[:2] - before[:2])) <= 0.5 and abs(after[2] / before[2] - 1) <= 0.01, name
+
+
+def test_dark_shading_on_the_flange_that_touches_the_cavity_does_not_move_the_centre():
+    photo = impeller(centre=(150, 150), radius=125)
+    cavity = round(125 / part.RIM_PER_CAVITY)
+    cv2.ellipse(photo, (150, 150), (cavity + 25, cavity + 25), 0, -60, 40, 30, 12)  # a shadowed arc
+    cv2.line(photo, (150 + cavity - 5, 150), (150 + cavity + 25, 150), 30, 8)  # joined to the cavity
+    x, y, r = part.find_part(photo)
+    assert abs(x - 150) <= 1.5 and abs(y - 150) <= 1.5 and abs(r - 125) <= 3
+
+
+def test_a_part_near_the_edge_whose_shading_runs_off_the_frame_is_found():
+    photo = impeller(centre=(172, 166), radius=120)
+    cavity = round(120 / part.RIM_PER_CAVITY)
+    cv2.line(photo, (172 + cavity - 5, 166), (299, 166), 30, 14)  # a shadow from the cavity off the frame
+    x, y, r = part.find_part(photo)
+    assert abs(x - 172) <= 2 and abs(y - 166) <= 2 and abs(r - 120) <= 3
+
+
+@pytest.mark.parametrize("bench", [20, 235], ids=["black bench", "white bench"])
+def test_a_part_on_a_bench_darker_or_brighter_than_itself_is_found(bench):
+    x, y, r = part.find_part(impeller(centre=(155, 145), radius=120, bench=bench))
+    assert abs(x - 155) <= 2 and abs(y - 145) <= 2 and abs(r - 120) <= 2
 
 
 @pytest.mark.parametrize("blank", [np.full((300, 300), 120, np.uint8),
