@@ -8,7 +8,7 @@ MODEL  ?= outputs/latest
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 N      ?= 5
 K      ?= 5
-OUT    ?= outputs/verdicts-$(shell date +%Y%m%d-%H%M%S).csv
+OUT    ?= outputs/verdicts-$(shell date +%Y%m%d-%H%M%S)-$(shell echo $$PPID).csv  # the make process id: two at once differ
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help

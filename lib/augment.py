@@ -6,28 +6,9 @@ import cv2
 import keras
 import numpy as np
 
-# Every augmentation the parameters may name, with the value that switches it off.
-OFF = {
-    "rotation": 0.0,         # degrees: a random angle in [-rotation, +rotation]
-    "width_shift": 0.0,      # fraction of the width
-    "height_shift": 0.0,     # fraction of the height
-    "shear": 0.0,            # shear factor (Keras RandomShear)
-    "zoom": 0.0,             # fraction: zoom in or out by up to this much
-    "horizontal_flip": False,
-    "vertical_flip": False,
-    "rot90": False,          # random transpose: with both flips, all eight 90-degree views
-    "brightness": 0.0,       # add up to +/- this fraction of full scale (Keras RandomBrightness)
-    "contrast": 0.0,         # scale contrast by a factor in [1 - contrast, 1 + contrast]
-    # camera: changes to the photo as taken, made before the input stage (lib/part.py), as a lamp,
-    # a lens or a camera would make them; every epoch draws new ones
-    "gain": 0.0,             # light times a factor in [1 - gain, 1 + gain], highlights clipping at white
-    "gamma": 0.0,            # the camera's response: pixel ** exp(u), u in [-gamma, gamma]
-    "blur": 0.0,             # Gaussian blur of sigma up to this many photo pixels
-    "noise": 0.0,            # sensor noise of sd up to this many grey levels
-    "jpeg": 0,               # JPEG quality drawn from [jpeg, 95]; 0: off
-    "shift": 0.0,            # the part moved by up to this fraction of the frame
-    "scale": 0.0,            # the part nearer or farther by up to this fraction
-}
+from lib.settings import AUGMENTATIONS_OFF
+
+OFF = AUGMENTATIONS_OFF  # every augmentation the parameters may name, and its value when off
 CAMERA = ("gain", "gamma", "blur", "noise", "jpeg", "shift", "scale")
 CAMERA_CHANCE = 0.5  # each camera change is drawn for half of the photos
 # Strengths shown in the gallery, one panel per augmentation.

@@ -11,6 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+import simplejpeg
+from PIL import Image
 
 from lib.config import DATA_ENV_VAR, DEFAULT_DATA_DIR, KAGGLE_DATASET
 from lib.part import STAGES, find_part, part_input
@@ -19,6 +21,9 @@ SPLITS = ("train", "test")
 CLASSES = {"def_front": 1, "ok_front": 0}  # defect is the positive class
 PART_NOT_FOUND = "part not found"  # the note of a photo the part stage finds no part in
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
+MIN_PHOTO_PX = 32  # a photo smaller than this a side is refused, never scored
+ODD_ASPECT = 1.2  # a photo whose long side exceeds its short side by more than this is noted
+MULTI_FRAME_SUFFIXES = {".tif", ".tiff", ".gif"}  # formats that can hold several frames: the first is scored
 GET_DATA_HINT = (
     f"Get the Kaggle data set {KAGGLE_DATASET} "
     "and put its casting_data folder (train/ and test/, each with def_front/ and ok_front/) at "
@@ -69,12 +74,49 @@ def decode_image(path: str | os.PathLike) -> np.ndarray:
         raise DataError(f"cannot read {path}: {err.strerror}") from None
     if not raw:
         raise DataError(f"empty file (0 bytes): {path}. Remove it or replace it with the photo.")
-    if raw[:2] == b"\xff\xd8" and not raw.rstrip(b"\x00").endswith(b"\xff\xd9"):
-        raise DataError(f"truncated JPEG: {path}. Copy the file again from its source.")
-    image = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if raw[:2] == b"\xff\xd8":
+        image = _decode_jpeg_strictly(raw, path)
+    else:
+        image = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_GRAYSCALE)
     if image is None:
         raise DataError(f"not a readable image: {path}. Remove it or replace it with the photo.")
+    if min(image.shape) < MIN_PHOTO_PX:
+        raise DataError(f"too small to judge ({image.shape[1]}x{image.shape[0]} px; at least {MIN_PHOTO_PX} "
+                        f"a side): {path}. Take the photo again at the camera's size.")
     return image
+
+
+def _decode_jpeg_strictly(raw: bytes, path: Path) -> np.ndarray:
+    """A JPEG as 8-bit grey; DataError naming the file for damaged data, which libjpeg would only warn of
+    (and then decode as grey blocks that get a confident verdict)."""
+    if not raw.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        raise DataError(f"truncated JPEG: {path}. Copy the file again from its source.")
+    try:
+        return simplejpeg.decode_jpeg(raw, colorspace="GRAY", strict=True)[..., 0]
+    except ValueError as err:
+        raise DataError(f"damaged JPEG data ({err}): {path}. Copy the file again from its source.") from None
+
+
+def photo_notes(path: str | os.PathLike, image: np.ndarray, photo_size: Sequence[int] | None = None) -> str:
+    """What is unusual about a readable photo: a size unlike the training photos' (width, height), an odd
+    aspect ratio, several frames of which the first is scored; '' for an ordinary photo."""
+    height, width = image.shape
+    notes = []
+    if photo_size is not None and (width, height) != tuple(photo_size):
+        notes.append(f"resized from {width}x{height} (training photos {photo_size[0]}x{photo_size[1]})")
+    if max(height, width) > ODD_ASPECT * min(height, width):
+        notes.append(f"unusual aspect ratio {width}x{height}")
+    if Path(path).suffix.lower() in MULTI_FRAME_SUFFIXES:
+        with Image.open(path) as opened:
+            if getattr(opened, "n_frames", 1) > 1:
+                notes.append(f"first frame scored of {opened.n_frames}")
+    return "; ".join(notes)
+
+
+def photo_size(paths: Sequence[str]) -> tuple[int, int]:
+    """The most common (width, height) among the first photos of a list: the size training photos have."""
+    sizes = pd.Series([decode_image(p).shape[::-1] for p in list(paths)[:50]])
+    return tuple(int(v) for v in sizes.mode().iloc[0])
 
 
 def resize_image(image: np.ndarray, size: int) -> np.ndarray:
@@ -132,16 +174,20 @@ def network_input(image: np.ndarray, size: int, stage: str = "photo") -> np.ndar
     raise ValueError(f"unknown input_stage '{stage}'; choose one of {', '.join(STAGES)}")
 
 
-def try_read_image(path: str, size: int, stage: str = "photo") -> tuple[np.ndarray | None, str, str]:
-    """(network input, note, '') for a readable file; (None, 'part not found', '') when the part stage
-    finds no part; (None, '', error naming the file) for an unreadable one."""
+def try_read_image(path: str, size: int, stage: str = "photo", photo_size: Sequence[int] | None = None
+                   ) -> tuple[np.ndarray | None, str, str]:
+    """(network input, note, '') for a readable file (photo_notes: what is unusual about it, given the
+    training photos' size); (None, 'part not found', '') when the part stage finds no part; (None, '',
+    error naming the file) for an unreadable one."""
     try:
         image = decode_image(path)
-    except DataError as err:
-        return None, "", str(err)
-    note = "" if image.shape == (size, size) else f"resized from {image.shape[1]}x{image.shape[0]}"
+        note = photo_notes(path, image, photo_size)
+    except (DataError, OSError) as err:
+        return None, "", str(err) if isinstance(err, DataError) else f"cannot read {path}: {err}"
     prepared = network_input(image, size, stage)
-    return (prepared, note, "") if prepared is not None else (None, PART_NOT_FOUND, "")
+    if prepared is None:
+        return None, "; ".join(filter(None, [PART_NOT_FOUND, note])), ""
+    return prepared, note, ""
 
 
 def _warn_skipped(problems: list[tuple[object, str]]) -> None:
@@ -150,17 +196,21 @@ def _warn_skipped(problems: list[tuple[object, str]]) -> None:
         warnings.warn(f"skipped {message}", stacklevel=3)
 
 
-def find_image_files(paths: Sequence[str | os.PathLike]) -> list[str]:
-    """Every file named, and every file below every folder named (recursively), sorted per folder."""
-    found: list[str] = []
+def find_image_files(paths: Sequence[str | os.PathLike]) -> tuple[list[str], list[str]]:
+    """Every file named, and every file below every folder named (recursively, sorted per folder; broken
+    links included, so that they get an error row), and apart from them the dot-files found (.DS_Store
+    and the like), which are skipped. FileNotFoundError naming a path that does not exist."""
+    found, hidden = [], []
     for given in map(Path, paths):
         if given.is_dir():
-            found += sorted(str(p) for p in given.rglob("*") if p.is_file())
-        elif given.exists():
-            found.append(str(given))
+            below = sorted(p for p in given.rglob("*") if p.is_file() or (p.is_symlink() and not p.exists()))
+            hidden += [str(p) for p in below if p.name.startswith(".")]
+            found += [str(p) for p in below if not p.name.startswith(".")]
+        elif given.exists() or given.is_symlink():
+            found.append(str(given))  # named on purpose: scored (or refused) like any other
         else:
             raise FileNotFoundError(f"no such file or folder: {given}")
-    return found
+    return found, hidden
 
 
 def find_parts(table: pd.DataFrame) -> pd.DataFrame:

@@ -13,7 +13,9 @@ import pandas as pd
 
 from lib.data import PART_NOT_FOUND
 from lib.models import load_model
-from lib.scoring import fast_predictor, score_files
+from lib.part import STAGES
+from lib.scoring import VIEWS, fast_predictor, score_files
+from lib.train import RECIPE
 
 OPERATING_POINT = "operating_point.json"
 VERDICT_COLUMNS = ["path", "verdict", "defect_probability", "threshold", "review_low", "review_high",
@@ -89,22 +91,50 @@ def review_band(labels: np.ndarray, scores: np.ndarray, threshold: float, low: f
 
 
 def save_operating_point(run_dir: str | Path, threshold: float, why: str, rule: str,
-                         review_low: float, review_high: float, views: int = 1, stage: str = "photo") -> dict:
-    """Write operating_point.json (threshold, band, views, input stage) for chapters 5-6 and inspect."""
+                         review_low: float, review_high: float, views: int = 1, stage: str = "photo",
+                         photo_size: Sequence[int] | None = None) -> dict:
+    """Write operating_point.json (threshold, band, views, input stage, the training photos' size) for
+    chapters 5-6 and inspect."""
     point = {"threshold": threshold, "why": why, "rule": rule, "review_low": review_low,
              "review_high": review_high, "views": views, "input_stage": stage,
              "chosen_on": "validation split"}
-    verdicts(np.zeros(1), threshold, review_low, review_high)  # checks the band
+    if photo_size is not None:
+        point["photo_size"] = [int(v) for v in photo_size]
+    check_operating_point(point, "the operating point to save")
     (Path(run_dir) / OPERATING_POINT).write_text(json.dumps(point, indent=2))
     return point
 
 
 def load_operating_point(run_dir: str | Path) -> dict:
-    """Read the run's operating_point.json; FileNotFoundError saying which chapter writes it."""
+    """Read and check the run's operating_point.json; FileNotFoundError saying which chapter writes it,
+    ValueError naming the file and the bad field."""
     path = Path(run_dir) / OPERATING_POINT
     if not path.is_file():
         raise FileNotFoundError(f"no {path}: run chapter 4 (04_evaluate) on this run folder first")
-    return {"views": 1, "input_stage": "photo", **json.loads(path.read_text())}  # older runs: as they scored
+    try:
+        point = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not valid JSON ({err}); run chapter 4 (04_evaluate) again") from None
+    if not isinstance(point, dict):
+        raise ValueError(f"{path}: must hold an object with the threshold; run chapter 4 (04_evaluate) again")
+    return check_operating_point({"views": 1, "input_stage": "photo", **point}, str(path))  # older: as scored
+
+
+def check_operating_point(point: dict, source: str) -> dict:
+    """The point if its threshold, review band, views and input stage are usable; ValueError naming the
+    source and the first bad field."""
+    for field in ("threshold", "review_low", "review_high"):
+        value = point.get(field)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise ValueError(f"{source}: '{field}' must be a number from 0 to 1, not {value!r}")
+    if point["review_low"] > point["review_high"]:
+        raise ValueError(f"{source}: the review band is reversed (review_low {point['review_low']} is above "
+                         f"review_high {point['review_high']})")
+    if point.get("views") not in VIEWS:
+        raise ValueError(f"{source}: 'views' must be one of {VIEWS}, not {point.get('views')!r}")
+    if point.get("input_stage") not in STAGES:
+        raise ValueError(f"{source}: 'input_stage' must be one of {STAGES}, not {point.get('input_stage')!r}")
+    return point
 
 
 def add_verdicts(scored: pd.DataFrame, point: dict) -> pd.DataFrame:
@@ -119,28 +149,46 @@ def add_verdicts(scored: pd.DataFrame, point: dict) -> pd.DataFrame:
     )
 
 
-def load_inspector(model_path: str | os.PathLike) -> tuple[keras.Model, dict, str]:
-    """The model, its run's operating point (threshold 0.5 and no band if none saved), the run id."""
+def load_inspector(model_path: str | os.PathLike, threshold: float | None = None
+                   ) -> tuple[keras.Model, dict, str]:
+    """The model, its run's checked operating point (the threshold replaced when one is given), the run id.
+
+    Without operating_point.json the verdicts would not match the run's report, so a threshold must then
+    be given (no review band; one view; the input stage from recipe.json). FileNotFoundError or ValueError
+    naming the file otherwise.
+    """
     model_path = Path(model_path)
     model = load_model(model_path)
     run_dir = model_path if model_path.is_dir() else model_path.parent
     if (run_dir / OPERATING_POINT).is_file():
         point = load_operating_point(run_dir)
+    elif threshold is None:
+        raise FileNotFoundError(f"no {run_dir / OPERATING_POINT} beside the model, so its verdicts would "
+                                "not match its report: run chapter 4 (04_evaluate) on the run, or give "
+                                "--threshold")
     else:
-        point = {"threshold": 0.5, "review_low": 0.5, "review_high": 0.5, "views": 1, "input_stage": "photo",
-                 "why": f"default 0.5: no {OPERATING_POINT} beside the model"}
+        recipe = run_dir / RECIPE
+        stage = json.loads(recipe.read_text()).get("input_stage", "photo") if recipe.is_file() else "photo"
+        point = {"review_low": threshold, "review_high": threshold, "views": 1, "input_stage": stage}
+    if threshold is not None:
+        point = {**point, "threshold": threshold, "why": "given with --threshold"}
+        point["review_low"], point["review_high"] = (min(point["review_low"], threshold),
+                                                     max(point["review_high"], threshold))
+    point = check_operating_point(point, "--threshold" if threshold is not None else str(run_dir))
     return model, point, run_dir.resolve().name
 
 
 def inspect_files(model: keras.Model, point: dict, run_id: str, files: Sequence[str],
-                  batch_size: int = 64, progress: bool = False) -> pd.DataFrame:
-    """The verdict table (VERDICT_COLUMNS) for the files: one row each, errors kept."""
-    rows = score_files(fast_predictor(model, point["views"]), int(model.input_shape[1]), files,
-                       batch_size, progress, point["input_stage"])
+                  batch_size: int = 64, progress: bool = False, predict=None) -> pd.DataFrame:
+    """The verdict table (VERDICT_COLUMNS) for the files: one row each, errors kept (predict: the model's
+    fast predictor, when the caller keeps one across calls)."""
+    predict = predict or fast_predictor(model, point["views"])
+    rows = score_files(predict, int(model.input_shape[1]), files, batch_size, progress, point["input_stage"],
+                       point.get("photo_size"))
     readable = rows["error"] == ""
     said = verdicts(rows["defect_probability"].fillna(0).to_numpy(), point["threshold"],
                     point["review_low"], point["review_high"])
-    said = np.where(rows["note"] == PART_NOT_FOUND, "review", said)  # never a guess: a person looks
+    said = np.where(rows["note"].str.startswith(PART_NOT_FOUND), "review", said)  # a person looks: no guess
     rows["verdict"] = np.where(readable, said, "")
     rows["threshold"], rows["review_low"], rows["review_high"] = (
         point["threshold"], point["review_low"], point["review_high"])

@@ -33,11 +33,16 @@ def find_casting_root(folder: Path) -> Path:
 def provide_data(link: Path = DEFAULT_DATA_DIR, shared: Path = SHARED_DATA_DIR) -> Path:
     """Return the data root, linking the shared copy or downloading from Kaggle if needed."""
     if os.environ.get(DATA_ENV_VAR):
-        return find_data_dir()
+        chosen = Path(os.environ[DATA_ENV_VAR]).expanduser()
+        if not chosen.is_dir():
+            raise DataError(f"{DATA_ENV_VAR} is set to {chosen}, which is not a folder: point it at the "
+                            f"casting_data folder, or unset it to use {link}")
+        return find_data_dir(chosen)
     if link.is_dir():
         return find_data_dir(link)
-    if link.is_symlink():
-        link.unlink()  # a dangling link from a moved checkout
+    if link.is_symlink():  # a dangling link, from a moved checkout or a moved data set
+        print(f"removed {link}: it pointed to {os.readlink(link)}, which no longer exists", file=sys.stderr)
+        link.unlink()
     if shared.is_dir():
         source = shared
     elif has_kaggle_credentials():

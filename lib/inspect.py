@@ -2,7 +2,12 @@
 
 Decoding runs in a thread pool, overlapped with batched prediction by a TensorFlow Lite copy of
 the model. Every file found gets one row in the CSV; an unreadable one gets its error and no
-verdict, and the exit status is then 1.
+verdict. Dot-files (.DS_Store and the like) are skipped and counted. The output is claimed before any
+scoring (never overwritten, not even by a second run started at the same moment), rows are written as
+they are scored, and an interrupted run keeps them in a file named as partial.
+
+Exit status: 0 every file read, 1 some could not be, 2 bad arguments or model, 3 the output could
+not be written, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -12,40 +17,104 @@ import os
 import sys
 from pathlib import Path
 
+import pandas as pd
+from tqdm.auto import tqdm
+
 from lib.data import find_image_files
 from lib.decision import inspect_files, load_inspector
+from lib.scoring import fast_predictor
+
+CHUNK = 1024  # files scored and written at a time
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs a cell starting so as a formula
+EXIT_UNREADABLE, EXIT_USAGE, EXIT_WRITE, EXIT_INTERRUPTED = 1, 2, 3, 130
+
+
+def neutralise_formulas(rows: pd.DataFrame) -> pd.DataFrame:
+    """Text cells a spreadsheet would run as a formula, prefixed with ' (OWASP's CSV-injection advice)."""
+    text = rows.select_dtypes(include="object").columns
+    return rows.assign(**{c: rows[c].map(lambda v: f"'{v}" if isinstance(v, str) and v.startswith(
+        FORMULA_STARTS) else v) for c in text})
+
+
+def claim_output(out: Path) -> None:
+    """Create out empty and exclusively, so no other run can take it; FileExistsError or OSError."""
+    os.close(os.open(out, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line; exit 0 when every file was read, 1 when any could not be, 2 on bad arguments."""
+    """Command line; the exit status as in the module's docstring."""
     parser = argparse.ArgumentParser(prog="python -m lib.inspect", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", help="image files or folders (searched recursively)")
     parser.add_argument("--model", required=True, help="a run folder from outputs/ or a .keras file")
     parser.add_argument("--out", default="verdicts.csv", help="CSV to write (default verdicts.csv)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64, help="photos per network call (1 to 4096)")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="this threshold instead of the run's operating_point.json (needed without one)")
     args = parser.parse_args(argv)
+    if not 1 <= args.batch_size <= 4096:
+        print(f"error: --batch-size must be from 1 to 4096, got {args.batch_size}", file=sys.stderr)
+        return EXIT_USAGE
     try:
-        files = find_image_files(args.paths)
-        model, point, run_id = load_inspector(args.model)
+        files, hidden = find_image_files(args.paths)
+        if not files:
+            raise FileNotFoundError(f"no files to inspect in {', '.join(args.paths)}"
+                                    + (f" ({len(hidden)} dot-files skipped)" if hidden else ""))
+        model, point, run_id = load_inspector(args.model, args.threshold)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     out = Path(args.out)
-    if out.exists():
+    try:
+        claim_output(out)
+    except FileExistsError:
         print(f"error: {out} exists; choose another --out (nothing is overwritten)", file=sys.stderr)
-        return 2
-    rows = inspect_files(model, point, run_id, files, args.batch_size, progress=True)
-    tmp = out.with_name(out.name + ".part")
-    rows.to_csv(tmp, index=False)
-    os.replace(tmp, out)
+        return EXIT_USAGE
+    except OSError as err:
+        print(f"error: cannot write {out}: {err.strerror}; choose another --out", file=sys.stderr)
+        return EXIT_WRITE
+    return write_verdicts(model, point, run_id, files, hidden, out, args.batch_size)
+
+
+def write_verdicts(model, point: dict, run_id: str, files: list[str], hidden: list[str], out: Path,
+                   batch_size: int) -> int:
+    """Score the files a chunk at a time into out's .part file, then move it into place; the exit status."""
+    part = out.with_name(out.name + ".part")
+    predict = fast_predictor(model, point["views"])
+    done, written = 0, []
+    try:
+        with tqdm(total=len(files), unit="image", file=sys.stderr) as bar:
+            for start in range(0, len(files), CHUNK):
+                rows = inspect_files(model, point, run_id, files[start:start + CHUNK], batch_size,
+                                     predict=predict)
+                neutralise_formulas(rows).to_csv(part, mode="a", header=not done, index=False)
+                done += len(rows)
+                written.append(rows)
+                bar.update(len(rows))
+        os.replace(part, out)
+    except KeyboardInterrupt:
+        partial = out.with_name(f"{out.stem}.partial-{done}-of-{len(files)}{out.suffix}")
+        if done:
+            os.replace(part, partial)
+        out.unlink(missing_ok=True)
+        print(f"\ninterrupted: {done} of {len(files)} files scored"
+              + (f", kept in {partial}" if done else ""), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as err:
+        part.unlink(missing_ok=True)
+        out.unlink(missing_ok=True)
+        print(f"error: cannot write {part}: {err.strerror}; nothing was kept, free space or choose another "
+              "--out", file=sys.stderr)
+        return EXIT_WRITE
+    rows = pd.concat(written, ignore_index=True)
     counts = rows["verdict"].replace("", "error").value_counts()
     summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ok", "defect", "review", "error"))
-    print(f"{len(rows)} files: {summary}. Threshold {point['threshold']:.4f}, review band "
+    skipped = f" {len(hidden)} dot-files skipped." if hidden else ""
+    print(f"{len(rows)} files: {summary}.{skipped} Threshold {point['threshold']:.4f}, review band "
           f"[{point['review_low']}, {point['review_high']}), model run {run_id}. Written to {out}.")
     for error in rows.loc[rows["error"] != "", "error"]:
         print(f"error: {error}", file=sys.stderr)
-    return 1 if (rows["error"] != "").any() else 0
+    return EXIT_UNREADABLE if (rows["error"] != "").any() else 0
 
 
 if __name__ == "__main__":

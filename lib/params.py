@@ -9,6 +9,7 @@ import papermill
 import yaml
 
 from lib.config import DEFAULT_PARAMS, NOTEBOOKS_DIR
+from lib.settings import AUGMENTATIONS_OFF, out_of_range
 
 # papermill reads `name: type = default` in a notebook's parameters cell; these are the types we use.
 TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool, "dict": dict, "list": list}
@@ -19,13 +20,34 @@ class ParamsError(Exception):
     """A params file that cannot be used; the message names the file and the key."""
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (plain YAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"'{key}' is given twice",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def read_yaml_mapping(path: str | Path) -> dict:
     """One YAML file's mapping of parameter names to values, as written; ParamsError if it is not one."""
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"params file not found: {path}")
     try:
-        params = yaml.safe_load(path.read_text()) or {}
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ParamsError(f"{path}: not a text file; a params file is YAML, as params/default.yaml") from None
+    if not text.strip() or all(line.lstrip().startswith("#") for line in text.splitlines() if line.strip()):
+        raise ParamsError(f"{path}: is empty; write the parameters that differ from default.yaml "
+                          "(with `extends: default.yaml`), or use params/default.yaml itself")
+    try:
+        params = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as err:
         raise ParamsError(f"{path}: not valid YAML: {err}") from None
     if not isinstance(params, dict):
@@ -81,7 +103,8 @@ def declared_parameters(notebooks: Iterable[str | Path]) -> dict[str, dict]:
 
 
 def validate_params(params: dict, declared: dict[str, dict], source: str | Path) -> None:
-    """Raise ParamsError naming the key and file for an unknown key or a value of the wrong type."""
+    """Raise ParamsError naming the key and file for an unknown key, a value of the wrong type or out of
+    its range (lib/settings.py), an unknown augmentation or a reversed review band."""
     for key, value in params.items():
         if key not in declared or key in RUNNER_SET:
             known = ", ".join(sorted(set(declared) - set(RUNNER_SET)))
@@ -96,6 +119,17 @@ def validate_params(params: dict, declared: dict[str, dict], source: str | Path)
                 f"{source}: parameter '{key}' must be {type_name} "
                 f"(see {declared[key]['notebooks'][0]}), got {type(value).__name__} {value!r}"
             )
+        why = out_of_range(key, value)
+        if why:
+            raise ParamsError(f"{source}: parameter '{key}' {why}, got {value!r}")
+    if isinstance(params.get("augmentation"), dict):
+        unknown = sorted(set(params["augmentation"]) - set(AUGMENTATIONS_OFF))
+        if unknown:
+            raise ParamsError(f"{source}: unknown augmentation {', '.join(unknown)} under 'augmentation'. "
+                              f"Known: {', '.join(AUGMENTATIONS_OFF)}")
+    low, high = params.get("review_low"), params.get("review_high")
+    if isinstance(low, (int, float)) and isinstance(high, (int, float)) and low > high:
+        raise ParamsError(f"{source}: review_low ({low}) is above review_high ({high}): the band is reversed")
 
 
 def for_notebook(params: dict, declared: dict[str, dict], notebook: str) -> dict:

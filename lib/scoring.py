@@ -63,14 +63,15 @@ def fast_predictor(model: keras.Model, views: int = 1) -> Callable[[np.ndarray],
 
 
 def score_files(predict: Callable[[np.ndarray], np.ndarray], size: int, paths: Sequence[str],
-                batch_size: int = 64, progress: bool = False, stage: str = "photo") -> pd.DataFrame:
-    """One row per path: defect_probability (NaN if unreadable or no part found), note, error; decoding
-    (through the input stage) overlaps prediction."""
+                batch_size: int = 64, progress: bool = False, stage: str = "photo",
+                photo_size: Sequence[int] | None = None) -> pd.DataFrame:
+    """One row per path: defect_probability (NaN if unreadable or no part found), note (what is unusual,
+    given the training photos' size), error; decoding (through the input stage) overlaps prediction."""
     scores = np.full(len(paths), np.nan, np.float32)
     notes, errors = [""] * len(paths), [""] * len(paths)
     batch, where = [], []
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        loaded = pool.map(lambda p: try_read_image(p, size, stage), paths)
+        loaded = pool.map(lambda p: try_read_image(p, size, stage, photo_size), paths)
         if progress:
             loaded = tqdm(loaded, total=len(paths), unit="image", file=sys.stderr)
         for i, (image, note, error) in enumerate(loaded):

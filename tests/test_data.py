@@ -94,8 +94,8 @@ def test_read_image_gives_grayscale_of_requested_size(casting_tree):
 
 def test_find_image_files_walks_folders_and_names_a_missing_path(casting_tree, tmp_path):
     one = casting_tree / "train" / "ok_front" / "cast_ok_0_0.jpeg"
-    files = find_image_files([casting_tree / "test", one])
-    assert len(files) == 2 * 6 + 1 and files[-1].endswith("cast_ok_0_0.jpeg")
+    files, hidden = find_image_files([casting_tree / "test", one])
+    assert len(files) == 2 * 6 + 1 and files[-1].endswith("cast_ok_0_0.jpeg") and hidden == []
     with pytest.raises(FileNotFoundError, match="no such file or folder: .*absent"):
         find_image_files([tmp_path / "absent"])
 

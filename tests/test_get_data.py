@@ -24,12 +24,21 @@ def test_the_shared_copy_is_linked_where_the_project_looks(casting_tree, tmp_pat
     assert get_data.provide_data(link, shared=tmp_path / "gone") == link.resolve()  # already there: kept
 
 
-def test_a_dangling_link_is_replaced_by_the_shared_copy(casting_tree, tmp_path, no_kaggle):
+def test_a_dangling_link_is_replaced_by_the_shared_copy_and_says_so(casting_tree, tmp_path, no_kaggle,
+                                                                     capsys):
     link = tmp_path / "data" / "casting_data"
     link.parent.mkdir()
     link.symlink_to(tmp_path / "moved-away", target_is_directory=True)
     get_data.provide_data(link, shared=casting_tree)
     assert link.resolve() == casting_tree.resolve()
+    said = capsys.readouterr().err
+    assert f"removed {link}" in said and "moved-away, which no longer exists" in said
+
+
+def test_a_data_folder_variable_pointing_nowhere_is_named_as_the_source(tmp_path, no_kaggle, monkeypatch):
+    monkeypatch.setenv("CASTING_DATA_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(DataError, match=r"CASTING_DATA_DIR is set to .*nowhere, which is not a folder"):
+        get_data.provide_data(tmp_path / "data" / "casting_data", shared=tmp_path / "no-shared")
 
 
 def test_no_data_and_no_credentials_says_where_to_put_it(tmp_path, no_kaggle):

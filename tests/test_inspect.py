@@ -9,8 +9,10 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
-from lib.inspect import main
+from lib.data import DataError, decode_image
+from lib.inspect import claim_output, main
 from lib.models import build_model
 from lib.scoring import dihedral_views, fast_predictor
 from tests.conftest import fake_part
@@ -23,7 +25,7 @@ def run_dir(tmp_path):
     run.mkdir()
     build_model("fast_cnn", 32).save(run / "best.keras")
     (run / "operating_point.json").write_text(json.dumps(
-        {"threshold": 0.5, "review_low": 0.4, "review_high": 0.6, "why": "test"}))
+        {"threshold": 0.5, "review_low": 0.4, "review_high": 0.6, "why": "test", "photo_size": [32, 32]}))
     return run
 
 
@@ -51,17 +53,18 @@ def test_every_file_gets_a_row_and_bad_files_their_error(run_dir, mixed_folder, 
     out = tmp_path / "verdicts.csv"
     assert main([str(mixed_folder), "--model", str(run_dir), "--out", str(out)]) == 1
     rows = pd.read_csv(out, keep_default_na=False).set_index("path")
-    assert len(rows) == 9
+    assert len(rows) == 8  # .DS_Store is skipped, and counted
     errors = rows[rows.error != ""]
-    assert sorted(p.rsplit("/", 1)[-1] for p in errors.index) == [
-        ".DS_Store", "corrupt.jpeg", "empty.jpeg", "text.jpeg"]
+    assert sorted(p.rsplit("/", 1)[-1] for p in errors.index) == ["corrupt.jpeg", "empty.jpeg", "text.jpeg"]
     assert (errors.verdict == "").all()
     readable = rows[rows.error == ""]
     assert set(readable.verdict) <= {"ok", "defect", "review"} and len(readable) == 5
-    assert readable.loc[str(mixed_folder / "sub" / "big.jpeg"), "note"] == "resized from 512x512"
+    assert readable.loc[str(mixed_folder / "sub" / "big.jpeg"), "note"] == (
+        "resized from 512x512 (training photos 32x32)")
+    assert readable.loc[str(mixed_folder / "good.jpeg"), "note"] == ""  # the training size: nothing to say
     assert (rows.run_id == run_dir.name).all() and (rows.threshold == 0.5).all()
     printed = capsys.readouterr()
-    assert "9 files:" in printed.out and "4 error" in printed.out
+    assert "8 files:" in printed.out and "3 error" in printed.out and "1 dot-files skipped" in printed.out
     assert "empty file (0 bytes)" in printed.err and "truncated JPEG" in printed.err
 
 
@@ -130,7 +133,8 @@ def test_unknown_number_of_views_is_refused():
 
 def test_a_photo_with_no_part_goes_to_review_and_says_so(run_dir, tmp_path):
     point = json.loads((run_dir / "operating_point.json").read_text())
-    (run_dir / "operating_point.json").write_text(json.dumps({**point, "input_stage": "part"}))
+    point = {**point, "input_stage": "part", "photo_size": [300, 300]}  # the photos below are 300 px
+    (run_dir / "operating_point.json").write_text(json.dumps(point))
     folder = tmp_path / "line"
     folder.mkdir()
     cv2.imwrite(str(folder / "empty_bench.png"), np.full((300, 300), 120, np.uint8))
@@ -145,3 +149,141 @@ def test_a_photo_with_no_part_goes_to_review_and_says_so(run_dir, tmp_path):
     assert (empty.verdict, empty.note, empty.error) == ("review", "part not found", "")
     found = rows.loc[str(folder / "part.png")]
     assert "part not found" not in found.note and found.verdict in ("ok", "defect", "review")
+
+
+def _photo_jpeg(path, seed: int = 0) -> bytes:
+    """A 300 px generated part saved as a detailed JPEG (tens of kB, so bytes 3000-7000 are image data)."""
+    image = np.clip(cv2.resize(fake_part(np.random.default_rng(seed), False, 64), (300, 300))
+                    + np.random.default_rng(seed).normal(0, 12, (300, 300)), 0, 255).astype(np.uint8)
+    cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("damage", ["bytes 3000-7000 overwritten", "cut in half, end marker added"])
+def test_a_jpeg_with_damaged_data_is_refused_naming_the_file(run_dir, tmp_path, damage, capsys):
+    raw = _photo_jpeg(tmp_path / "good.jpeg")
+    broken = (raw[:3000] + bytes(np.random.default_rng(1).integers(0, 256, 4000, dtype=np.uint8)) + raw[7000:]
+              if damage.startswith("bytes") else raw[: len(raw) // 2] + b"\xff\xd9")
+    bad = tmp_path / "damaged.jpeg"
+    bad.write_bytes(broken)
+    with pytest.raises(DataError, match=r"damaged JPEG data .*damaged\.jpeg"):
+        decode_image(bad)
+    out = tmp_path / "v.csv"
+    assert main([str(bad), str(tmp_path / "good.jpeg"), "--model", str(run_dir), "--out", str(out)]) == 1
+    rows = pd.read_csv(out, keep_default_na=False).set_index("path")
+    assert rows.loc[str(bad), "verdict"] == "" and "damaged JPEG data" in rows.loc[str(bad), "error"]
+    assert rows.loc[str(tmp_path / "good.jpeg"), "error"] == ""
+
+
+def test_a_run_without_operating_point_is_refused_unless_a_threshold_is_given(run_dir, mixed_folder, tmp_path,
+                                                                                capsys):
+    (run_dir / "operating_point.json").unlink()
+    out = tmp_path / "v.csv"
+    assert main([str(mixed_folder / "good.jpeg"), "--model", str(run_dir), "--out", str(out)]) == 2
+    assert "operating_point.json" in capsys.readouterr().err and not out.exists()
+    assert main([str(mixed_folder / "good.jpeg"), "--model", str(run_dir), "--out", str(out),
+                 "--threshold", "0.3"]) == 0
+    assert (pd.read_csv(out).threshold == 0.3).all()
+
+
+@pytest.mark.parametrize("content, field", [
+    ("{}", "'threshold'"), ('{"threshold": "high", "review_low": 0.1, "review_high": 0.9}', "'threshold'"),
+    ('{"threshold": 0.5, "review_low": 0.1, "review_high": 0.9, "views": 3}', "'views'"),
+    ('{"threshold": 0.5, "review_low": 0.9, "review_high": 0.1}', "reversed"),
+    ('{"threshold": 0.5, ', "not valid JSON"), ("[0.5]", "must hold an object"),
+])
+def test_a_malformed_operating_point_gets_one_line_naming_the_file_and_the_field(
+        run_dir, mixed_folder, tmp_path, capsys, content, field):
+    (run_dir / "operating_point.json").write_text(content)
+    out = tmp_path / "v.csv"
+    assert main([str(mixed_folder / "good.jpeg"), "--model", str(run_dir), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "operating_point.json" in err and field in err and "Traceback" not in err
+
+
+def test_a_tiny_photo_is_refused_and_odd_shapes_and_several_frames_are_noted(run_dir, tmp_path):
+    rng = np.random.default_rng(0)
+    cv2.imwrite(str(tmp_path / "dot.png"), np.full((1, 1), 128, np.uint8))
+    cv2.imwrite(str(tmp_path / "wide.png"), cv2.resize(fake_part(rng, False, 32), (64, 32)))
+    frames = [Image.fromarray(fake_part(rng, False, 32)) for _ in range(2)]
+    frames[0].save(tmp_path / "two.tiff", save_all=True, append_images=frames[1:])
+    out = tmp_path / "v.csv"
+    assert main([str(tmp_path / n) for n in ("dot.png", "wide.png", "two.tiff")]
+                + ["--model", str(run_dir), "--out", str(out)]) == 1
+    rows = pd.read_csv(out, keep_default_na=False).set_index("path")
+    assert "too small to judge (1x1 px" in rows.loc[str(tmp_path / "dot.png"), "error"]
+    assert "unusual aspect ratio 64x32" in rows.loc[str(tmp_path / "wide.png"), "note"]
+    assert rows.loc[str(tmp_path / "two.tiff"), "note"] == "first frame scored of 2"
+    assert rows.loc[str(tmp_path / "two.tiff"), "verdict"] in ("ok", "defect", "review")
+
+
+def test_a_broken_link_gets_an_error_row_and_an_empty_folder_is_refused(run_dir, mixed_folder, tmp_path,
+                                                                         capsys):
+    (mixed_folder / "gone.jpeg").symlink_to(tmp_path / "nowhere.jpeg")
+    out = tmp_path / "v.csv"
+    assert main([str(mixed_folder), "--model", str(run_dir), "--out", str(out)]) == 1
+    rows = pd.read_csv(out, keep_default_na=False).set_index("path")
+    assert "cannot read" in rows.loc[str(mixed_folder / "gone.jpeg"), "error"]
+    empty = tmp_path / "empty"
+    (empty / "sub").mkdir(parents=True)
+    (empty / ".DS_Store").write_bytes(b"x")
+    capsys.readouterr()
+    assert main([str(empty), "--model", str(run_dir), "--out", str(tmp_path / "w.csv")]) == 2
+    assert "no files to inspect" in capsys.readouterr().err and not (tmp_path / "w.csv").exists()
+
+
+@pytest.mark.parametrize("where", ["a missing folder", "below a file"])
+def test_an_output_that_cannot_be_created_is_refused_before_any_scoring(run_dir, mixed_folder, tmp_path,
+                                                                          monkeypatch, capsys, where):
+    (tmp_path / "a_file").write_text("x")
+    out = tmp_path / ("missing" if where == "a missing folder" else "a_file") / "v.csv"
+    monkeypatch.setattr("lib.inspect.inspect_files", lambda *a, **k: pytest.fail("scored before the check"))
+    assert main([str(mixed_folder), "--model", str(run_dir), "--out", str(out)]) == 3
+    assert f"cannot write {out}" in capsys.readouterr().err
+
+
+def test_a_failed_write_leaves_no_part_file_and_exits_3(run_dir, mixed_folder, tmp_path, monkeypatch, capsys):
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk)
+    out = tmp_path / "v.csv"
+    assert main([str(mixed_folder), "--model", str(run_dir), "--out", str(out)]) == 3
+    assert "No space left on device" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "v.csv.part").exists()
+
+
+def test_an_output_claimed_by_another_run_is_never_shared(run_dir, mixed_folder, tmp_path, capsys):
+    out = tmp_path / "v.csv"
+    claim_output(out)  # another inspection started a moment earlier with the same --out
+    assert main([str(mixed_folder / "good.jpeg"), "--model", str(run_dir), "--out", str(out)]) == 2
+    assert "exists" in capsys.readouterr().err and out.read_text() == ""
+
+
+def test_an_interrupted_inspection_keeps_the_rows_scored_so_far_under_a_partial_name(run_dir, mixed_folder,
+                                                                                       tmp_path, monkeypatch):
+    import lib.inspect as inspect_module
+
+    real, calls = inspect_module.inspect_files, []
+
+    def interrupted_on_the_second_chunk(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inspect_module, "CHUNK", 2)
+    monkeypatch.setattr(inspect_module, "inspect_files", interrupted_on_the_second_chunk)
+    out = tmp_path / "v.csv"
+    assert main([str(mixed_folder), "--model", str(run_dir), "--out", str(out)]) == 130
+    assert not out.exists() and not (tmp_path / "v.csv.part").exists()
+    partial = tmp_path / "v.partial-2-of-8.csv"
+    assert len(pd.read_csv(partial)) == 2
+
+
+@pytest.mark.parametrize("name", ["=SUM(A1).png", "+1.png", "@me.png"])
+def test_file_names_a_spreadsheet_would_run_as_formulas_are_neutralised(run_dir, tmp_path, monkeypatch, name):
+    cv2.imwrite(str(tmp_path / name), fake_part(np.random.default_rng(0), False, 32))
+    monkeypatch.chdir(tmp_path)
+    assert main([name, "--model", str(run_dir), "--out", "v.csv"]) == 0
+    assert pd.read_csv(tmp_path / "v.csv").path.tolist() == [f"'{name}"]

@@ -20,6 +20,7 @@ from lib.params import (
     resolve_params,
     validate_params,
 )
+from lib.report import main as report_main
 
 CHAPTERS = chapter_notebooks(NOTEBOOKS_DIR)
 
@@ -43,7 +44,8 @@ def test_wrong_type_names_key_type_and_file(key, value):
 
 
 def test_int_is_accepted_where_float_is_declared():
-    validate_params({"val_fraction": 1, "epochs": 4}, DECLARED, "params/x.yaml")
+    costs = {**DECLARED, "cost_missed_defect": {"type": "float", "notebooks": ["04_evaluate.ipynb"]}}
+    validate_params({"cost_missed_defect": 50, "epochs": 4}, costs, "params/x.yaml")
 
 
 def test_params_file_must_be_a_mapping(tmp_path):
@@ -123,3 +125,35 @@ def test_each_chapter_declares_only_the_parameters_it_uses(notebook):
     code = _code_outside_parameters(notebook)
     unused = [name for name in declared_parameters([notebook]) if not re.search(rf"\b{name}\b", code)]
     assert not unused, f"{notebook.name} declares {unused} but never uses them"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("epochs: -3\n", r"parameter 'epochs' must be from 1 to 1000, got -3"),
+    ("image_size: 0\n", r"parameter 'image_size' must be from 16 to 1024, got 0"),
+    ("batch_size: 0\n", r"parameter 'batch_size' must be from 1 to 4096, got 0"),
+    ("augmentation:\n  rotaion: 10\n", r"unknown augmentation rotaion under 'augmentation'"),
+    ("review_low: 0.9\nreview_high: 0.1\n", r"review_low \(0.9\) is above review_high \(0.1\)"),
+    ("epochs: 3\nepochs: 4\n", r"not valid YAML: .*'epochs' is given twice"),
+    ("", r"is empty"), ("# only a comment\n", r"is empty"),
+])
+def test_a_bad_setting_stops_the_run_before_anything_executes_naming_key_file_and_range(tmp_path, text,
+                                                                                        message):
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(text)
+    with pytest.raises(ParamsError, match=rf"{re.escape(str(mine))}: .*{message}"):
+        resolve_params(mine)
+
+
+def test_a_binary_params_file_is_named_in_one_line(tmp_path):
+    mine = tmp_path / "photo.yaml"
+    mine.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x80\x81")
+    with pytest.raises(ParamsError, match=r"photo.yaml: not a text file"):
+        resolve_params(mine)
+
+
+def test_the_report_refuses_a_bad_setting_before_creating_a_run_folder(tmp_path, capsys):
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("epochs: -3\n")
+    assert report_main([str(mine), "--outputs", str(tmp_path / "outputs")]) == 1
+    assert "'epochs' must be from 1 to 1000" in capsys.readouterr().err
+    assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").iterdir())
