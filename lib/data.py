@@ -19,6 +19,7 @@ from lib.part import STAGES, find_part, part_input
 
 SPLITS = ("train", "test")
 CLASSES = {"def_front": 1, "ok_front": 0}  # defect is the positive class
+SKIPPED_IMAGES = "skipped_images.csv"  # a run folder's list of the data set's unreadable images
 PART_NOT_FOUND = "part not found"  # the note of a photo the part stage finds no part in
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 MIN_PHOTO_PX = 32  # a photo smaller than this a side is refused, never scored
@@ -151,6 +152,31 @@ def load_images(
         (0, size, size), np.uint8
     )
     return images, table[ok].reset_index(drop=True)
+
+
+def unreadable_images(table: pd.DataFrame) -> pd.DataFrame:
+    """Every row whose file cannot be decoded: its path and the reason (the error, naming the file)."""
+    def reason(path: str) -> str:
+        try:
+            decode_image(path)
+        except DataError as err:
+            return str(err)
+        return ""
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        found = table.assign(reason=list(pool.map(reason, table["path"])))
+    return found.loc[found["reason"] != "", ["path", "reason"]].reset_index(drop=True)
+
+
+def skipped_images(run_dir: str | os.PathLike, table: pd.DataFrame) -> pd.DataFrame:
+    """The run's unreadable images, as the report runner listed them in SKIPPED_IMAGES (found and written
+    there when the folder has none, as in JupyterLab)."""
+    listed = Path(run_dir) / SKIPPED_IMAGES
+    if listed.is_file():
+        return pd.read_csv(listed, keep_default_na=False)
+    found = unreadable_images(table)
+    found.to_csv(listed, index=False)
+    return found
 
 
 def check_dataset(root: str | os.PathLike, size: int = 64) -> pd.DataFrame:

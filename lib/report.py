@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import html
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -17,9 +18,17 @@ from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
 
 from lib.config import NOTEBOOKS_DIR, OUTPUTS_DIR
-from lib.data import DataError, find_data_dir
+from lib.data import SKIPPED_IMAGES, DataError, find_data_dir, scan_dataset, unreadable_images
 from lib.params import ParamsError, chapter_notebooks, declared_parameters, for_notebook, resolve_params
-from lib.runs import data_fingerprint, git_commit, new_run_dir, package_versions, point_latest
+from lib.runs import (
+    data_fingerprint,
+    git_commit,
+    mark_stale_runs,
+    new_run_dir,
+    package_versions,
+    point_latest,
+    write_manifest,
+)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 KERNEL = "casting-inspection"
@@ -47,15 +56,22 @@ def write_index(run_dir: Path, manifest: dict) -> None:
         for c in manifest["chapters"]
     )
     params = html.escape(yaml.safe_dump(manifest["params"], sort_keys=False))
+    note = f" ({html.escape(manifest['note'])})" if manifest.get("note") else ""
+    skipped = manifest.get("skipped_images") or []
+    warning = "" if not skipped else (
+        f'<div style="background:#fff3cd;padding:.5em 1em"><b>{len(skipped)} unreadable image'
+        f'{"s" if len(skipped) != 1 else ""} left out</b> of every chapter ({SKIPPED_IMAGES}):<ul>'
+        + "".join(f"<li>{html.escape(s['reason'])}</li>" for s in skipped[:50])
+        + ("<li>…</li>" if len(skipped) > 50 else "") + "</ul></div>")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Casting inspection report {run_dir.name}</title>
 <style>body{{font-family:sans-serif;max-width:50em;margin:2em auto;line-height:1.5}}
 pre{{background:#f4f4f4;padding:1em}}</style></head><body>
 <h1>Casting inspection report</h1>
-<p>Run <b>{html.escape(run_dir.name)}</b>, status <b>{manifest["status"]}</b>,
+<p>Run <b>{html.escape(run_dir.name)}</b>, status <b>{manifest["status"]}</b>{note},
 parameters from <code>{html.escape(manifest["params_file"])}</code>,
 code at commit <code>{html.escape(manifest["git_commit"])}</code>.</p>
-<h2>Chapters</h2><ol>{rows}</ol>
+{warning}<h2>Chapters</h2><ol>{rows}</ol>
 <h2>Data</h2><p>{manifest["data"]["files"]} files under <code>{html.escape(manifest["data"]["root"])}</code>
 (list hash {manifest["data"]["sha256"][:12]}).</p>
 <h2>Parameters</h2><pre>{params}</pre></body></html>"""
@@ -78,6 +94,9 @@ def run_report(params_file: Path, notebooks: list[Path], outputs: Path = OUTPUTS
     params = resolve_params(params_file, notebooks_dir=notebooks[0].parent)
     declared = declared_parameters(notebooks)
     data_root = find_data_dir(params.get("data_dir") or None)
+    for stale, earlier in mark_stale_runs(outputs):
+        write_index(stale, earlier)
+        print(f"note: {stale} was left unfinished ({earlier['note']}); marked killed", flush=True)
     run_dir = new_run_dir(outputs, params_file.stem)
     (run_dir / "notebooks").mkdir()
     (run_dir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -88,6 +107,50 @@ def run_report(params_file: Path, notebooks: list[Path], outputs: Path = OUTPUTS
         "chapters": [],
     }
     print(f"run folder: {run_dir}", flush=True)
+    skipped = unreadable_images(scan_dataset(data_root))
+    skipped.to_csv(run_dir / SKIPPED_IMAGES, index=False)
+    manifest["skipped_images"] = skipped.to_dict("records")
+    if len(skipped):
+        plural = "s" if len(skipped) != 1 else ""
+        print(f"warning: {len(skipped)} unreadable image{plural} in the data set, left out of every chapter "
+              f"(listed in {run_dir / SKIPPED_IMAGES}), e.g. {skipped['reason'][0]}", flush=True)
+    write_manifest(run_dir, manifest)
+    write_index(run_dir, manifest)
+    if len(skipped) and params["unreadable_images"] == "fail":
+        manifest.update(status="failed", note="unreadable images, and unreadable_images: fail")
+        write_manifest(run_dir, manifest)
+        write_index(run_dir, manifest)
+        raise ReportError(f"{len(skipped)} unreadable image{'s' if len(skipped) != 1 else ''} and "
+                          f"unreadable_images: fail in {params_file}; see {run_dir / SKIPPED_IMAGES}, or set "
+                          "unreadable_images: skip")
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the run as Ctrl-C does
+    try:
+        failure = _run_chapters(notebooks, run_dir, params, declared, data_root, kernel, manifest)
+    except KeyboardInterrupt:
+        manifest["status"] = "interrupted"
+        manifest["finished"] = dt.datetime.now().isoformat(timespec="seconds")
+        write_manifest(run_dir, manifest)
+        write_index(run_dir, manifest)
+        raise ReportInterrupted(f"interrupted; what ran so far is in {run_dir}, marked interrupted") from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    manifest["status"] = "failed" if failure else "complete"
+    manifest["finished"] = dt.datetime.now().isoformat(timespec="seconds")
+    write_manifest(run_dir, manifest)
+    write_index(run_dir, manifest)
+    if failure:
+        raise ReportError(f"{failure}\nwhat ran so far is in {run_dir}")
+    point_latest(outputs, run_dir)
+    return run_dir
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _run_chapters(notebooks: list[Path], run_dir: Path, params: dict, declared: dict, data_root: Path,
+                  kernel: str, manifest: dict) -> str | None:
+    """Execute and render each chapter in turn, the manifest updated after each; the failure, if any."""
     failure = None
     for number, notebook in enumerate(notebooks, 1):
         executed = run_dir / "notebooks" / notebook.name
@@ -105,24 +168,30 @@ def run_report(params_file: Path, notebooks: list[Path], outputs: Path = OUTPUTS
             first_line = (err.source or "").strip().splitlines()[:1] or [""]
             failure = (f"{notebook.name} failed in cell {err.cell_index} of "
                        f"{executed} (code: {first_line[0][:80]!r}): {err.ename}: {err.evalue}")
+        except KeyboardInterrupt:
+            chapter["status"] = "interrupted"
+            chapter["seconds"] = time.perf_counter() - start
+            manifest["chapters"].append(chapter)
+            raise
         chapter["seconds"] = time.perf_counter() - start
         if executed.exists():
             render_html(executed, run_dir / chapter["html"])
+        print(f"[{number}/{len(notebooks)}] {notebook.name} {chapter['status']} in "
+              f"{chapter['seconds']:.0f} s", flush=True)
         manifest["chapters"].append(chapter)
+        write_manifest(run_dir, manifest)
+        write_index(run_dir, manifest)
         if failure:
             break
-    manifest["status"] = "failed" if failure else "complete"
-    manifest["finished"] = dt.datetime.now().isoformat(timespec="seconds")
-    (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    write_index(run_dir, manifest)
-    if failure:
-        raise ReportError(f"{failure}\nwhat ran so far is in {run_dir}")
-    point_latest(outputs, run_dir)
-    return run_dir
+    return failure
 
 
 class ReportError(Exception):
     """A notebook failed; the message names the notebook, the cell and the run folder."""
+
+
+class ReportInterrupted(Exception):
+    """Ctrl-C or `kill` stopped the run; the message names the run folder, marked interrupted."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ParamsError, DataError, ReportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except ReportInterrupted as err:
+        print(f"\n{err}", file=sys.stderr)
+        return 130
     print(f"report: {run_dir / 'index.html'}")
     return 0
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import platform
+import socket
 import subprocess
 from importlib import metadata
 from pathlib import Path
 
 from lib.config import OUTPUTS_DIR, PROJECT_ROOT
 
+MANIFEST = "manifest.json"
 PACKAGES = ["tensorflow", "keras", "papermill", "nbconvert", "pandas", "seaborn", "matplotlib",
             "holoviews", "bokeh", "scikit-learn", "opencv-python-headless", "numpy"]
 
@@ -68,3 +71,43 @@ def point_latest(outputs: Path, run_dir: Path) -> None:
     tmp = outputs / f".latest-{os.getpid()}"
     tmp.symlink_to(run_dir.name, target_is_directory=True)
     os.replace(tmp, outputs / "latest")
+
+
+def write_manifest(run_dir: Path, manifest: dict) -> None:
+    """Write the run's manifest.json whole (never half-written), with this process and a fresh heartbeat."""
+    manifest.update(pid=os.getpid(), host=socket.gethostname(),
+                    heartbeat=dt.datetime.now().isoformat(timespec="seconds"))
+    tmp = run_dir / f".{MANIFEST}.{os.getpid()}"
+    tmp.write_text(json.dumps(manifest, indent=2))
+    os.replace(tmp, run_dir / MANIFEST)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def mark_stale_runs(outputs: Path) -> list[tuple[Path, dict]]:
+    """Run folders still marked running whose process on this machine is gone (killed, or the machine
+    stopped): marked `killed` in their manifest; returned with it."""
+    stale = []
+    for path in sorted(Path(outputs).glob(f"*/{MANIFEST}")):
+        try:
+            manifest = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if (manifest.get("status") == "running" and manifest.get("host") == socket.gethostname()
+                and isinstance(manifest.get("pid"), int) and not _alive(manifest["pid"])):
+            manifest["status"] = "killed"
+            manifest["note"] = (f"its process ({manifest['pid']}) ended without finishing; the last sign of "
+                                f"life was at {manifest.get('heartbeat', 'an unknown time')}")
+            tmp = path.with_name(f".{MANIFEST}.stale")
+            tmp.write_text(json.dumps(manifest, indent=2))
+            os.replace(tmp, path)
+            stale.append((path.parent, manifest))
+    return stale

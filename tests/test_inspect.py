@@ -287,3 +287,12 @@ def test_file_names_a_spreadsheet_would_run_as_formulas_are_neutralised(run_dir,
     monkeypatch.chdir(tmp_path)
     assert main([name, "--model", str(run_dir), "--out", "v.csv"]) == 0
     assert pd.read_csv(tmp_path / "v.csv").path.tolist() == [f"'{name}"]
+
+
+@pytest.mark.parametrize("size", ["0", "-5", "100000"])
+def test_a_batch_size_out_of_range_is_refused_before_loading_anything(run_dir, mixed_folder, tmp_path, capsys,
+                                                                       size):
+    assert main([str(mixed_folder), "--model", str(run_dir), "--out", str(tmp_path / "v.csv"),
+                 "--batch-size", size]) == 2
+    assert "--batch-size must be from 1 to 4096" in capsys.readouterr().err
+    assert not (tmp_path / "v.csv").exists()

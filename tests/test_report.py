@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
+import signal
+import socket
+import subprocess
 
+import pandas as pd
 import pytest
 
 from lib.config import NOTEBOOKS_DIR
 from lib.report import main
-from lib.runs import data_fingerprint, new_run_dir
+from lib.runs import data_fingerprint, mark_stale_runs, new_run_dir
 
 NOW = dt.datetime(2026, 11, 22, 9, 30, 5)
 
@@ -47,6 +52,68 @@ def test_missing_data_folder_stops_with_its_path(tmp_path, capsys):
     params.write_text(f"data_dir: {tmp_path / 'nowhere'}\n")
     assert main([str(params), "--outputs", str(tmp_path / "out")]) == 1
     assert f"data folder not found: {tmp_path / 'nowhere'}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("how", ["Ctrl-C", "kill (SIGTERM)"])
+def test_an_interrupted_report_is_marked_interrupted_and_latest_stays(tmp_path, casting_tree, monkeypatch,
+                                                                      capsys, how):
+    def stopped(*args, **kwargs):  # chapter 1, as if the person pressed Ctrl-C or the run was killed
+        if how == "Ctrl-C":
+            raise KeyboardInterrupt
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr("lib.report.papermill.execute_notebook", stopped)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "earlier").mkdir()
+    (out / "latest").symlink_to("earlier")
+    params = tmp_path / "p.yaml"
+    params.write_text(f"data_dir: {casting_tree}\n")
+    assert main([str(params), "--outputs", str(out)]) == 130
+    assert "marked interrupted" in capsys.readouterr().err
+    (run,) = [p for p in out.iterdir() if p.name not in ("latest", "earlier")]
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted" and manifest["chapters"][0]["status"] == "interrupted"
+    assert "status <b>interrupted</b>" in (run / "index.html").read_text()
+    assert os.readlink(out / "latest") == "earlier"
+
+
+@pytest.mark.parametrize("choice", ["skip", "fail"])
+def test_unreadable_images_in_the_data_set_are_listed_on_the_index_and_in_the_manifest(
+        tmp_path, casting_tree, monkeypatch, capsys, choice):
+    broken = casting_tree / "train" / "ok_front" / "cast_ok_0_3.jpeg"
+    broken.write_bytes(broken.read_bytes()[:200])
+    monkeypatch.setattr("lib.report.papermill.execute_notebook", lambda *args, **kwargs: None)
+    params = tmp_path / "p.yaml"
+    params.write_text(f"data_dir: {casting_tree}\nunreadable_images: {choice}\n")
+    out = tmp_path / "out"
+    assert main([str(params), "--outputs", str(out)]) == (0 if choice == "skip" else 1)
+    printed = capsys.readouterr()
+    assert "1 unreadable image in the data set" in printed.out
+    (run,) = [p for p in out.iterdir() if p.name != "latest"]
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert [s["path"] for s in manifest["skipped_images"]] == [str(broken)]
+    assert manifest["status"] == ("complete" if choice == "skip" else "failed")
+    index = (run / "index.html").read_text()
+    assert "1 unreadable image left out" in index and "truncated JPEG" in index
+    assert pd.read_csv(run / "skipped_images.csv").path.tolist() == [str(broken)]
+
+
+def test_a_killed_report_left_running_is_recognised_by_the_next_run(tmp_path):
+    gone = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True).stdout.strip()
+    run = tmp_path / "20261201-000000-default"
+    run.mkdir()
+    left = {"status": "running", "pid": int(gone), "host": socket.gethostname(),
+            "heartbeat": "2026-12-01T00:05"}
+    (run / "manifest.json").write_text(json.dumps(left))
+    alive = tmp_path / "20261201-000001-default"
+    alive.mkdir()
+    (alive / "manifest.json").write_text(json.dumps({"status": "running", "pid": os.getpid(),
+                                                     "host": socket.gethostname()}))
+    (stale, manifest), = mark_stale_runs(tmp_path)
+    assert stale == run and manifest["status"] == "killed" and "2026-12-01T00:05" in manifest["note"]
+    assert json.loads((run / "manifest.json").read_text())["status"] == "killed"
+    assert json.loads((alive / "manifest.json").read_text())["status"] == "running"
 
 
 @pytest.mark.slow
