@@ -87,7 +87,8 @@ def write_verdicts(model, point: dict, run_id: str, files: list[str], hidden: li
             for start in range(0, len(files), CHUNK):
                 rows = inspect_files(model, point, run_id, files[start:start + CHUNK], batch_size,
                                      predict=predict)
-                neutralise_formulas(rows).to_csv(part, mode="a", header=not done, index=False)
+                first = not done  # a fresh .part, whatever an earlier run left
+                neutralise_formulas(rows).to_csv(part, mode="w" if first else "a", header=first, index=False)
                 done += len(rows)
                 written.append(rows)
                 bar.update(len(rows))
