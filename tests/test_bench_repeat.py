@@ -61,7 +61,7 @@ def test_repeat_reports_mean_and_sd_over_seeds(tmp_path, casting_tree, capsys):
     (run,) = (tmp_path / "out").glob("*-repeat")
     runs = pd.read_csv(run / "repeat_runs.csv")
     assert sorted(runs.seed.unique()) == [1, 2] and len(runs) == 4
-    assert set(runs["threshold rule"]) == {"0.5", "operating point (min_cost)"}
+    assert set(runs["threshold rule"]) == {"0.5", "operating point (scrap_budget)"}  # the default rule
     assert (run / "seed-1" / "best.keras").is_file() and (run / "seed-2" / "best.keras").is_file()
     assert (run / "repeat_summary.csv").is_file()
 
