@@ -103,7 +103,7 @@ def run_report(params_file: Path, notebooks: list[Path], outputs: Path = OUTPUTS
     manifest = {
         "status": "running", "params_file": str(params_file), "params": params,
         "git_commit": git_commit(), "packages": package_versions(),
-        "data": data_fingerprint(data_root), "started": dt.datetime.now().isoformat(timespec="seconds"),
+        "data": data_fingerprint(data_root), "started": _now(),
         "chapters": [],
     }
     print(f"run folder: {run_dir}", flush=True)
@@ -114,12 +114,9 @@ def run_report(params_file: Path, notebooks: list[Path], outputs: Path = OUTPUTS
         plural = "s" if len(skipped) != 1 else ""
         print(f"warning: {len(skipped)} unreadable image{plural} in the data set, left out of every chapter "
               f"(listed in {run_dir / SKIPPED_IMAGES}), e.g. {skipped['reason'][0]}", flush=True)
-    write_manifest(run_dir, manifest)
-    write_index(run_dir, manifest)
+    record(run_dir, manifest)
     if len(skipped) and params["unreadable_images"] == "fail":
-        manifest.update(status="failed", note="unreadable images, and unreadable_images: fail")
-        write_manifest(run_dir, manifest)
-        write_index(run_dir, manifest)
+        record(run_dir, manifest, status="failed", note="unreadable images, and unreadable_images: fail")
         raise ReportError(f"{len(skipped)} unreadable image{'s' if len(skipped) != 1 else ''} and "
                           f"unreadable_images: fail in {params_file}; see {run_dir / SKIPPED_IMAGES}, or set "
                           "unreadable_images: skip")
@@ -127,21 +124,26 @@ def run_report(params_file: Path, notebooks: list[Path], outputs: Path = OUTPUTS
     try:
         failure = _run_chapters(notebooks, run_dir, params, declared, data_root, kernel, manifest)
     except KeyboardInterrupt:
-        manifest["status"] = "interrupted"
-        manifest["finished"] = dt.datetime.now().isoformat(timespec="seconds")
-        write_manifest(run_dir, manifest)
-        write_index(run_dir, manifest)
+        record(run_dir, manifest, status="interrupted", finished=_now())
         raise ReportInterrupted(f"interrupted; what ran so far is in {run_dir}, marked interrupted") from None
     finally:
         signal.signal(signal.SIGTERM, previous)
-    manifest["status"] = "failed" if failure else "complete"
-    manifest["finished"] = dt.datetime.now().isoformat(timespec="seconds")
-    write_manifest(run_dir, manifest)
-    write_index(run_dir, manifest)
+    record(run_dir, manifest, status="failed" if failure else "complete", finished=_now())
     if failure:
         raise ReportError(f"{failure}\nwhat ran so far is in {run_dir}")
     point_latest(outputs, run_dir)
     return run_dir
+
+
+def record(run_dir: Path, manifest: dict, **changes) -> None:
+    """Apply changes to the run's manifest, then write it and the index page that shows it."""
+    manifest.update(changes)
+    write_manifest(run_dir, manifest)
+    write_index(run_dir, manifest)
+
+
+def _now() -> str:
+    return dt.datetime.now().isoformat(timespec="seconds")
 
 
 def _interrupt(signum, frame) -> None:
@@ -179,8 +181,7 @@ def _run_chapters(notebooks: list[Path], run_dir: Path, params: dict, declared: 
         print(f"[{number}/{len(notebooks)}] {notebook.name} {chapter['status']} in "
               f"{chapter['seconds']:.0f} s", flush=True)
         manifest["chapters"].append(chapter)
-        write_manifest(run_dir, manifest)
-        write_index(run_dir, manifest)
+        record(run_dir, manifest)
         if failure:
             break
     return failure

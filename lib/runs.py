@@ -77,9 +77,14 @@ def write_manifest(run_dir: Path, manifest: dict) -> None:
     """Write the run's manifest.json whole (never half-written), with this process and a fresh heartbeat."""
     manifest.update(pid=os.getpid(), host=socket.gethostname(),
                     heartbeat=dt.datetime.now().isoformat(timespec="seconds"))
-    tmp = run_dir / f".{MANIFEST}.{os.getpid()}"
+    _replace_manifest(run_dir / MANIFEST, manifest)
+
+
+def _replace_manifest(path: Path, manifest: dict) -> None:
+    """Write a manifest to a temporary file beside path, then move it over path in one step."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
     tmp.write_text(json.dumps(manifest, indent=2))
-    os.replace(tmp, run_dir / MANIFEST)
+    os.replace(tmp, path)
 
 
 def _alive(pid: int) -> bool:
@@ -106,8 +111,6 @@ def mark_stale_runs(outputs: Path) -> list[tuple[Path, dict]]:
             manifest["status"] = "killed"
             manifest["note"] = (f"its process ({manifest['pid']}) ended without finishing; the last sign of "
                                 f"life was at {manifest.get('heartbeat', 'an unknown time')}")
-            tmp = path.with_name(f".{MANIFEST}.stale")
-            tmp.write_text(json.dumps(manifest, indent=2))
-            os.replace(tmp, path)
+            _replace_manifest(path, manifest)  # as left, but for status and note
             stale.append((path.parent, manifest))
     return stale
