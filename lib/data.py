@@ -141,14 +141,14 @@ def load_images(
         raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
         results = list(pool.map(lambda p: try_read_image(p, size, stage), table["path"]))
-    problems = [(path, err or f"{note}: {path}") for path, (image, note, err) in zip(table["path"], results)
+    problems = [(path, err or f"{note}: {path}") for path, (image, note, err, _) in zip(table["path"], results)
                 if image is None]
     if problems and on_error == "raise":
         raise DataError("; ".join(err for _, err in problems))
     if problems:
         _warn_skipped(problems)
-    ok = np.array([image is not None for image, _, _ in results], dtype=bool)
-    images = np.stack([img for img, _, _ in results if img is not None]) if ok.any() else np.zeros(
+    ok = np.array([image is not None for image, *_ in results], dtype=bool)
+    images = np.stack([img for img, *_ in results if img is not None]) if ok.any() else np.zeros(
         (0, size, size), np.uint8
     )
     return images, table[ok].reset_index(drop=True)
@@ -201,19 +201,19 @@ def network_input(image: np.ndarray, size: int, stage: str = "photo") -> np.ndar
 
 
 def try_read_image(path: str, size: int, stage: str = "photo", photo_size: Sequence[int] | None = None
-                   ) -> tuple[np.ndarray | None, str, str]:
-    """(network input, note, '') for a readable file (photo_notes: what is unusual about it, given the
-    training photos' size); (None, 'part not found', '') when the part stage finds no part; (None, '',
-    error naming the file) for an unreadable one."""
+                   ) -> tuple[np.ndarray | None, str, str, np.ndarray | None]:
+    """(network input, note, '', photo) for a readable file (photo_notes: what is unusual about it, given the
+    training photos' size; photo: the decoded grey photo); (None, 'part not found', '', photo) when the
+    part stage finds no part; (None, '', error naming the file, None) for an unreadable one."""
     try:
         image = decode_image(path)
         note = photo_notes(path, image, photo_size)
     except (DataError, OSError) as err:
-        return None, "", str(err) if isinstance(err, DataError) else f"cannot read {path}: {err}"
+        return None, "", str(err) if isinstance(err, DataError) else f"cannot read {path}: {err}", None
     prepared = network_input(image, size, stage)
     if prepared is None:
-        return None, "; ".join(filter(None, [PART_NOT_FOUND, note])), ""
-    return prepared, note, ""
+        return None, "; ".join(filter(None, [PART_NOT_FOUND, note])), "", image
+    return prepared, note, "", image
 
 
 def _warn_skipped(problems: list[tuple[object, str]]) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from lib.data import PART_NOT_FOUND
+from lib.drift import load_reference
 from lib.models import load_model
 from lib.part import STAGES
 from lib.scoring import VIEWS, fast_predictor, score_files
@@ -19,7 +20,7 @@ from lib.train import RECIPE
 
 OPERATING_POINT = "operating_point.json"
 VERDICT_COLUMNS = ["path", "verdict", "defect_probability", "threshold", "review_low", "review_high",
-                   "run_id", "note", "error"]
+                   "run_id", "note", "drift", "error"]
 
 
 def choose_threshold(labels: np.ndarray, scores: np.ndarray, rule: str = "full_recall",
@@ -151,7 +152,8 @@ def add_verdicts(scored: pd.DataFrame, point: dict) -> pd.DataFrame:
 
 def load_inspector(model_path: str | os.PathLike, threshold: float | None = None
                    ) -> tuple[keras.Model, dict, str]:
-    """The model, its run's checked operating point (the threshold replaced when one is given), the run id.
+    """The model, its run's checked operating point (the threshold replaced when one is given; its
+    'drift_reference' the run's training photo ranges, None without them), the run id.
 
     Without operating_point.json the verdicts would not match the run's report, so a threshold must then
     be given (no review band; one view; the input stage from recipe.json). FileNotFoundError or ValueError
@@ -175,7 +177,7 @@ def load_inspector(model_path: str | os.PathLike, threshold: float | None = None
         point["review_low"], point["review_high"] = (min(point["review_low"], threshold),
                                                      max(point["review_high"], threshold))
     point = check_operating_point(point, "--threshold" if threshold is not None else str(run_dir))
-    return model, point, run_dir.resolve().name
+    return model, {**point, "drift_reference": load_reference(run_dir)}, run_dir.resolve().name
 
 
 def inspect_files(model: keras.Model, point: dict, run_id: str, files: Sequence[str],
@@ -184,7 +186,7 @@ def inspect_files(model: keras.Model, point: dict, run_id: str, files: Sequence[
     fast predictor, when the caller keeps one across calls)."""
     predict = predict or fast_predictor(model, point["views"])
     rows = score_files(predict, int(model.input_shape[1]), files, batch_size, progress, point["input_stage"],
-                       point.get("photo_size"))
+                       point.get("photo_size"), point.get("drift_reference"))
     readable = rows["error"] == ""
     said = verdicts(rows["defect_probability"].fillna(0).to_numpy(), point["threshold"],
                     point["review_low"], point["review_high"])

@@ -12,6 +12,7 @@ from lib.scoring import score_table
 
 FIGURES = ["accuracy", "recall", "f1", "fn", "fp"]
 
+REPEAT_PREDICTIONS, REPEAT_SETTINGS = "repeat_predictions.csv", "repeat.json"  # `make repeat`: per seed and part
 
 def threshold_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> dict:
     """Accuracy, precision, recall, F1 for the defect class and the confusion counts at a threshold."""
@@ -68,8 +69,9 @@ def headline_table(labels: np.ndarray, scores: np.ndarray, threshold: float,
 
 def run_test_figures(model: keras.Model, table: pd.DataFrame, rule: str, cost_missed_defect: float,
                      cost_scrapped_good: float, scrap_budget: float, views: int = 1, stage: str = "photo"
-                     ) -> list[dict]:
-    """A trained run's test figures at 0.5 and at the operating point chosen on its validation split."""
+                     ) -> tuple[list[dict], pd.DataFrame]:
+    """A trained run's test figures at 0.5 and at the operating point chosen on its validation split, and
+    the scored validation and test rows."""
     scored = score_table(model, table[table["split"].isin(["val", "test"])], views, stage=stage)
     val, test = scored[scored["split"] == "val"], scored[scored["split"] == "test"]
     chosen, _ = choose_threshold(val["label"], val["score"], rule, cost_missed_defect, cost_scrapped_good,
@@ -78,7 +80,7 @@ def run_test_figures(model: keras.Model, table: pd.DataFrame, rule: str, cost_mi
     for name, threshold in (("0.5", 0.5), (f"operating point ({rule})", chosen)):
         m = threshold_metrics(test["label"], test["score"], threshold)
         rows.append({"threshold rule": name, "threshold": threshold, **{k: m[k] for k in FIGURES}})
-    return rows
+    return rows, scored
 
 
 def summarise_runs(runs: pd.DataFrame) -> pd.DataFrame:

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from lib.data import find_image_files
 from lib.decision import inspect_files, load_inspector
+from lib.drift import batch_warning
 from lib.scoring import fast_predictor
 
 CHUNK = 1024  # files scored and written at a time
@@ -90,7 +91,7 @@ def write_verdicts(model, point: dict, run_id: str, files: list[str], hidden: li
                 first = not done  # a fresh .part, whatever an earlier run left
                 neutralise_formulas(rows).to_csv(part, mode="w" if first else "a", header=first, index=False)
                 done += len(rows)
-                written.append(rows[["verdict", "error"]])  # all the summary needs, for a long archive
+                written.append(rows[["verdict", "drift", "error"]])  # all the summary needs, for a long archive
                 bar.update(len(rows))
         os.replace(part, out)
     except KeyboardInterrupt:
@@ -111,10 +112,15 @@ def write_verdicts(model, point: dict, run_id: str, files: list[str], hidden: li
     counts = rows["verdict"].replace("", "error").value_counts()
     summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ok", "defect", "review", "error"))
     skipped = f" {len(hidden)} dot-files skipped." if hidden else ""
-    print(f"{len(rows)} files: {summary}.{skipped} Threshold {point['threshold']:.4f}, review band "
+    drifted = int((rows["drift"] != "").sum())
+    drift = (f" {drifted} unlike the training photos (drift column)." if point.get("drift_reference") is not None
+             else " No drift check: the model's run has no drift_reference.json (older run; retrain).")
+    print(f"{len(rows)} files: {summary}.{skipped}{drift} Threshold {point['threshold']:.4f}, review band "
           f"[{point['review_low']}, {point['review_high']}), model run {run_id}. Written to {out}.")
     for error in rows.loc[rows["error"] != "", "error"]:
         print(f"error: {error}", file=sys.stderr)
+    if warning := batch_warning(rows.loc[rows["error"] == "", "drift"].tolist()):
+        print(warning, file=sys.stderr)
     return EXIT_UNREADABLE if (rows["error"] != "").any() else 0
 
 

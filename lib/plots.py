@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from html import escape
+from pathlib import Path
 
 import cv2
 import holoviews as hv
@@ -14,27 +15,32 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from bokeh.embed import components
-from bokeh.resources import INLINE
+from bokeh.resources import Resources
 from IPython.display import HTML
+from matplotlib_inline.backend_inline import set_matplotlib_formats
 from sklearn.calibration import CalibrationDisplay
 from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay, brier_score_loss
 
 from lib.data import read_image
 
 RIGHT, WRONG = "tab:blue", "tab:red"
+JPEG_QUALITY = 85  # figures go into the report as JPEG: photos are a fifth of their PNG size
+BOKEH = Resources(mode="inline", components=["bokeh"])  # BokehJS alone: no widgets, tables, WebGL or MathJax
 
 
 def setup_report() -> None:
-    """Seaborn's theme, and HoloViews drawing with bokeh."""
+    """Seaborn's theme, figures shown as JPEG, and HoloViews drawing with bokeh."""
     sns.set_theme(style="whitegrid", context="notebook")
+    set_matplotlib_formats("jpeg", pil_kwargs={"quality": JPEG_QUALITY})
     hv.Store.set_current_backend("bokeh")
 
 
 def interactive_html(element) -> str:
     """A HoloViews element as a standalone page: BokehJS inline, no CDN, no Panel extension."""
     script, div = components(hv.render(element, backend="bokeh"))
-    # Only the inlined bundles: Panel (imported by HoloViews) adds a relative-URL module to js_files.
-    bokehjs = "".join(f"<script>{code}</script>" for code in INLINE.js_raw)
+    # Only the inlined core bundle: Panel (imported by HoloViews) adds a relative-URL module to js_files,
+    # and the widget, table, WebGL and MathJax bundles (2.7 MB) draw nothing these plots use.
+    bokehjs = "".join(f"<script>{code}</script>" for code in BOKEH.js_raw)
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'>{bokehjs}</head>"
             f"<body style='margin:0'>{div}{script}</body></html>")
 
@@ -278,3 +284,34 @@ def with_circles(images: Sequence[np.ndarray], circles: pd.DataFrame, scale: flo
             cv2.circle(copy, (round(x * scale), round(y * scale)), round(r * scale), 255, 2)
         drawn.append(copy)
     return drawn
+
+
+SUMMARY_PARTS = "summary_parts"  # chapter 5's thumbnails of every mistake and review part, for summary.html
+
+
+def heatmap_thumbnail(image: np.ndarray, cam: np.ndarray, size: int = 160) -> np.ndarray:
+    """A grey image with its heatmap blended over it (jet, as in the chapters), size x size BGR uint8."""
+    grey = cv2.resize(np.asarray(image, np.uint8).squeeze(), (size, size), interpolation=cv2.INTER_AREA)
+    heat = cv2.applyColorMap((255 * np.clip(cv2.resize(np.asarray(cam, np.float32), (size, size)), 0, 1))
+                             .astype(np.uint8), cv2.COLORMAP_JET)
+    return cv2.addWeighted(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), 0.6, heat, 0.4, 0)
+
+
+def save_thumbnails(run_dir, parts: pd.DataFrame, photos: Sequence[np.ndarray], cams: Sequence[np.ndarray],
+                    kind: str) -> pd.DataFrame:
+    """Write each part's heatmap thumbnail as a JPEG under the run's SUMMARY_PARTS folder, and its row
+    (kind, title, file, path, verdict, true class, score) to SUMMARY_PARTS.csv; the rows written."""
+    folder = Path(run_dir) / SUMMARY_PARTS
+    folder.mkdir(exist_ok=True)
+    rows = []
+    for (_, part), photo, cam, title in zip(parts.iterrows(), photos, cams, verdict_titles(parts)):
+        name = f"{kind}-{Path(part['path']).stem}.jpg"
+        cv2.imwrite(str(folder / name), heatmap_thumbnail(photo, cam), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        rows.append({"kind": kind, "title": title.replace("\n", " "), "file": f"{SUMMARY_PARTS}/{name}",
+                     "path": part["path"], "verdict": part["verdict"], "true_class": part["true_class"],
+                     "score": float(part["score"])})
+    table = pd.DataFrame(rows, columns=["kind", "title", "file", "path", "verdict", "true_class", "score"])
+    index = Path(run_dir) / f"{SUMMARY_PARTS}.csv"
+    earlier = pd.read_csv(index) if index.is_file() else table.iloc[:0]
+    pd.concat([earlier[earlier["kind"] != kind], table]).to_csv(index, index=False)
+    return table

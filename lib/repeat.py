@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 from pathlib import Path
 
@@ -11,10 +12,12 @@ import pandas as pd
 
 from lib.config import DEFAULT_PARAMS, OUTPUTS_DIR
 from lib.data import DataError, find_data_dir
-from lib.evaluate import run_test_figures, summarise_runs
+from lib.evaluate import REPEAT_PREDICTIONS, REPEAT_SETTINGS, run_test_figures, summarise_runs
 from lib.params import ParamsError, resolve_params
-from lib.runs import new_run_dir
+from lib.runs import data_fingerprint, new_run_dir
 from lib.train import train_recipe
+
+PART_COLUMNS = ["path", "split", "class_name", "twin_group", "label", "score"]  # kept per seed and part
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,22 +30,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         p = resolve_params(args.params)
-        find_data_dir(args.data_dir or p["data_dir"] or None)
+        data_root = find_data_dir(args.data_dir or p["data_dir"] or None)
     except (ParamsError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     out = new_run_dir(args.outputs, "repeat", dt.datetime.now())
-    rows = []
+    (out / REPEAT_SETTINGS).write_text(json.dumps({"params": str(args.params), "n": args.n,
+                                                 "data_sha256": data_fingerprint(data_root)["sha256"]}, indent=2))
+    rows, scored = [], []
     for seed in range(1, args.n + 1):
         print(f"== seed {seed} of {args.n} ==", flush=True)
         run = {**p, "seed": seed, "data_dir": args.data_dir or p["data_dir"]}
         model, table, _ = train_recipe(run, out / f"seed-{seed}")
-        rows += [{"seed": seed, **r} for r in run_test_figures(model, table, p["threshold_rule"],
-                                                               p["cost_missed_defect"],
-                                                               p["cost_scrapped_good"],
-                                                               p["scrap_budget"],
-                                                               p["test_time_views"],
-                                                               p["input_stage"])]
+        figures, parts = run_test_figures(model, table, p["threshold_rule"], p["cost_missed_defect"],
+                                          p["cost_scrapped_good"], p["scrap_budget"], p["test_time_views"],
+                                          p["input_stage"])
+        rows += [{"seed": seed, **r} for r in figures]
+        scored.append(parts[PART_COLUMNS].assign(seed=seed))
+        pd.concat(scored).to_csv(out / REPEAT_PREDICTIONS, index=False)  # per part, for the label audit
     runs = pd.DataFrame(rows)
     runs.to_csv(out / "repeat_runs.csv", index=False)
     summary = summarise_runs(runs)

@@ -7,6 +7,7 @@ import datetime as dt
 import html
 import json
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from lib.config import NOTEBOOKS_DIR, OUTPUTS_DIR
 from lib.data import SKIPPED_IMAGES, DataError, find_data_dir, scan_dataset, unreadable_images
+from lib.narrative import plural
 from lib.params import ParamsError, chapter_notebooks, declared_parameters, for_notebook, resolve_params
 from lib.runs import (
     data_fingerprint,
@@ -28,6 +30,17 @@ from lib.runs import (
     package_versions,
     point_latest,
     write_manifest,
+)
+from lib.summary import (
+    SCREENSHOTS,
+    SUMMARY_HTML,
+    SUMMARY_PDF,
+    headline_html,
+    page,
+    pdf_first_page_png,
+    print_pdf,
+    screenshot,
+    write_summary,
 )
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -49,33 +62,62 @@ def render_html(notebook: Path, target: Path) -> None:
 
 
 def write_index(run_dir: Path, manifest: dict) -> None:
-    """Write index.html: the run's status, parameters and a link to each chapter."""
+    """Write index.html: management's headline and traffic lights first, then the chapters, then the run's
+    details for analysts (status, commit, data, parameters, package versions)."""
     rows = "\n".join(
         f'<li><a href="{html.escape(c["html"])}">{html.escape(c["title"])}</a> '
         f'<small>({c["status"]}, {c["seconds"]:.0f} s)</small></li>'
         for c in manifest["chapters"]
     )
     params = html.escape(yaml.safe_dump(manifest["params"], sort_keys=False))
+    packages = "".join(f"<li>{html.escape(k)} {html.escape(v)}</li>" for k, v in manifest["packages"].items())
     note = f" ({html.escape(manifest['note'])})" if manifest.get("note") else ""
     skipped = manifest.get("skipped_images") or []
     warning = "" if not skipped else (
-        f'<div style="background:#fff3cd;padding:.5em 1em"><b>{len(skipped)} unreadable image'
-        f'{"s" if len(skipped) != 1 else ""} left out</b> of every chapter ({SKIPPED_IMAGES}):<ul>'
+        f'<div style="background:#fff3cd;padding:.5em 1em"><b>{plural(len(skipped), "unreadable image")} left '
+        f'out</b> of every chapter ({SKIPPED_IMAGES}):<ul>'
         + "".join(f"<li>{html.escape(s['reason'])}</li>" for s in skipped[:50])
         + ("<li>…</li>" if len(skipped) > 50 else "") + "</ul></div>")
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Casting inspection report {run_dir.name}</title>
-<style>body{{font-family:sans-serif;max-width:50em;margin:2em auto;line-height:1.5}}
-pre{{background:#f4f4f4;padding:1em}}</style></head><body>
-<h1>Casting inspection report</h1>
+    unfinished = "" if manifest["status"] == "complete" else (
+        f'<p style="background:#fff3cd;padding:.5em 1em">This run is <b>{manifest["status"]}</b>{note}: '
+        "what follows holds only what its chapters wrote so far.</p>")
+    extracts = manifest.get("summary", {})
+    mail = " ".join(f'<a href="{name}">{label}</a>' for name, label in
+                    ((SUMMARY_HTML, "summary to mail (HTML)"), (SUMMARY_PDF, "the same as PDF"))
+                    if (run_dir / name).is_file())
+    mail += "".join(f"<br><small>{html.escape(p)}</small>" for p in extracts.get("problems", []))
+    body = f"""<h1>Casting inspection report</h1>
+{unfinished}{warning}{headline_html(run_dir)}<p>{mail}</p>
+<h2>Chapters</h2><ol>{rows}</ol>
+<h2>For analysts</h2>
 <p>Run <b>{html.escape(run_dir.name)}</b>, status <b>{manifest["status"]}</b>{note},
 parameters from <code>{html.escape(manifest["params_file"])}</code>,
 code at commit <code>{html.escape(manifest["git_commit"])}</code>.</p>
-{warning}<h2>Chapters</h2><ol>{rows}</ol>
-<h2>Data</h2><p>{manifest["data"]["files"]} files under <code>{html.escape(manifest["data"]["root"])}</code>
+<h3>Data</h3><p>{manifest["data"]["files"]} files under <code>{html.escape(manifest["data"]["root"])}</code>
 (list hash {manifest["data"]["sha256"][:12]}).</p>
-<h2>Parameters</h2><pre>{params}</pre></body></html>"""
-    (run_dir / "index.html").write_text(page, encoding="utf-8")
+<h3>Parameters</h3><pre>{params}</pre><h3>Package versions</h3><ul>{packages}</ul>"""
+    (run_dir / "index.html").write_text(page(f"Casting inspection report {run_dir.name}", body), encoding="utf-8")
+
+
+def write_extracts(run_dir: Path, manifest: dict) -> None:
+    """summary.html, summary.pdf and the screenshots of index.html and the PDF's first page; what could not
+    be made is said in the manifest and on the terminal, never passed off as made."""
+    problems = []
+    try:
+        write_summary(run_dir)
+        print_pdf(run_dir / SUMMARY_HTML, run_dir / SUMMARY_PDF)
+        pdf_first_page_png(run_dir / SUMMARY_PDF, run_dir / SCREENSHOTS[1])
+    except (ValueError, RuntimeError, OSError, subprocess.SubprocessError) as err:
+        problems.append(f"summary: {err}")
+    write_index(run_dir, manifest)  # the page the screenshot shows, with the links to the summary
+    try:
+        screenshot(run_dir / "index.html", run_dir / SCREENSHOTS[0])
+    except (RuntimeError, OSError, subprocess.SubprocessError) as err:
+        problems.append(f"screenshot of index.html: {err}")
+    for problem in problems:
+        print(f"warning: {problem}", flush=True)
+    manifest["summary"] = {"html": (run_dir / SUMMARY_HTML).is_file(), "pdf": (run_dir / SUMMARY_PDF).is_file(),
+                           "problems": problems}
 
 
 def chapter_title(notebook: Path) -> str:
@@ -128,6 +170,10 @@ def run_report(params_file: Path, notebooks: list[Path], outputs: Path = OUTPUTS
         raise ReportInterrupted(f"interrupted; what ran so far is in {run_dir}, marked interrupted") from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if not failure:
+        print("summary.html, summary.pdf and screenshots", flush=True)
+        manifest.update(status="complete", finished=_now())  # what the index's screenshot should show
+        write_extracts(run_dir, manifest)
     record(run_dir, manifest, status="failed" if failure else "complete", finished=_now())
     if failure:
         raise ReportError(f"{failure}\nwhat ran so far is in {run_dir}")

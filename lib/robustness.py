@@ -13,6 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from lib.data import network_input
+from lib.drift import batch_warning, drift_notes, photo_measures
 from lib.evaluate import threshold_metrics
 from lib.part import RIM_FRACTION, part_mask
 
@@ -99,6 +100,24 @@ def robustness_table(predict: Callable[[np.ndarray], np.ndarray], size: int, pho
             row |= {f"accuracy at {label}": m["accuracy"], f"FN at {label}": m["fn"],
                     f"FP at {label}": m["fp"]}
         table.append(row)
+    return pd.DataFrame(table)
+
+
+def drift_table(photos: np.ndarray, reference: dict, seed: int = 0) -> pd.DataFrame:
+    """Per change and strength (and none), as lib.inspect's drift check would see the changed photos: how
+    many drift, whether the batch warning fires, and the most common reason."""
+    rows = [("none", 0.0, list(photos))]
+    rows += [(name, strength, [perturb(im, name, strength, seed + i) for i, im in enumerate(photos)])
+             for name, (_, strengths, _) in PERTURBATIONS.items() for strength in strengths]
+    table = []
+    for name, strength, images in rows:
+        notes = pd.Series([drift_notes(photo_measures(im), reference) for im in images])
+        reasons = notes[notes != ""].str.split("; ").explode()
+        table.append({"change": name, "strength": strength, "photos": len(notes),
+                      "photos drifted": int((notes != "").sum()),
+                      "share drifted": float((notes != "").mean()),
+                      "line warned": bool(batch_warning(notes.tolist())),
+                      "most common reason": reasons.mode().iloc[0] if len(reasons) else ""})
     return pd.DataFrame(table)
 
 

@@ -18,6 +18,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from lib.data import try_read_image
+from lib.drift import drift_notes, photo_measures
 
 VIEWS = (1, 8)  # score the photo as taken, or the mean over its eight turned and mirrored views
 
@@ -64,18 +65,25 @@ def fast_predictor(model: keras.Model, views: int = 1) -> Callable[[np.ndarray],
 
 def score_files(predict: Callable[[np.ndarray], np.ndarray], size: int, paths: Sequence[str],
                 batch_size: int = 64, progress: bool = False, stage: str = "photo",
-                photo_size: Sequence[int] | None = None) -> pd.DataFrame:
+                photo_size: Sequence[int] | None = None, reference: dict | None = None) -> pd.DataFrame:
     """One row per path: defect_probability (NaN if unreadable or no part found), note (what is unusual,
-    given the training photos' size), error; decoding (through the input stage) overlaps prediction."""
+    given the training photos' size), drift (what lies outside the training photos' range, when a drift
+    reference is given), error; decoding (through the input stage) overlaps prediction."""
     scores = np.full(len(paths), np.nan, np.float32)
-    notes, errors = [""] * len(paths), [""] * len(paths)
+    notes, drifts, errors = [""] * len(paths), [""] * len(paths), [""] * len(paths)
     batch, where = [], []
+
+    def load(path: str) -> tuple[np.ndarray | None, str, str, str]:
+        image, note, error, photo = try_read_image(path, size, stage, photo_size)
+        drifted = drift_notes(photo_measures(photo), reference) if reference and image is not None else ""
+        return image, note, error, drifted
+
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        loaded = pool.map(lambda p: try_read_image(p, size, stage, photo_size), paths)
+        loaded = pool.map(load, paths)
         if progress:
             loaded = tqdm(loaded, total=len(paths), unit="image", file=sys.stderr)
-        for i, (image, note, error) in enumerate(loaded):
-            notes[i], errors[i] = note, error
+        for i, (image, note, error, drifted) in enumerate(loaded):
+            notes[i], errors[i], drifts[i] = note, error, drifted
             if image is None:
                 continue
             batch.append(image)
@@ -86,7 +94,7 @@ def score_files(predict: Callable[[np.ndarray], np.ndarray], size: int, paths: S
     if batch:
         scores[where] = predict(np.stack(batch))
     return pd.DataFrame({"path": [str(p) for p in paths], "defect_probability": scores,
-                         "note": notes, "error": errors})
+                         "note": notes, "drift": drifts, "error": errors})
 
 
 def score_table(model: keras.Model, table: pd.DataFrame, views: int = 1, batch_size: int = 64,

@@ -64,6 +64,9 @@ def test_repeat_reports_mean_and_sd_over_seeds(tmp_path, casting_tree, capsys):
     assert set(runs["threshold rule"]) == {"0.5", "operating point (scrap_budget)"}  # the default rule
     assert (run / "seed-1" / "best.keras").is_file() and (run / "seed-2" / "best.keras").is_file()
     assert (run / "repeat_summary.csv").is_file()
+    parts = pd.read_csv(run / "repeat_predictions.csv")  # per seed and part, for the label audit
+    assert sorted(parts.seed.unique()) == [1, 2] and set(parts.split) == {"val", "test"}
+    assert parts.groupby("seed").path.nunique().nunique() == 1  # every seed scored the same parts
 
 
 def test_summary_gives_mean_and_sd_over_seeds_per_threshold_rule():

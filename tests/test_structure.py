@@ -15,14 +15,15 @@ LIB = PROJECT_ROOT / "lib"
 LAYERS = [
     {"config", "part", "settings"},
     {"data", "explore", "params", "runs"},
-    {"near_duplicates"},
+    {"near_duplicates", "drift"},
     {"splits"},
     {"augment", "models"},
     {"train", "scoring"},
     {"decision"},
     {"evaluate", "explain"},
     {"narrative", "plots", "robustness"},
-    {"crossval"},
+    {"crossval", "summary"},
+    {"audit"},
     {"inspect", "report", "bench", "repeat", "get_data", "cv"},  # command-line modules: imported by nothing
 ]
 COMMANDS = LAYERS[-1]
