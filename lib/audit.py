@@ -1,4 +1,4 @@
-"""Labels to check: the parts whose filed class looks doubtful, for a person who knows the parts (label_audit.csv).
+"""Labels to check: the parts whose filed class looks doubtful, for a person who knows the parts.
 
 Three kinds of evidence, each read from what the project already wrote: a near-twin group (one photograph,
 turned or relit) filed under both classes; a part that every seed of the last `make repeat` got wrong; a
@@ -26,7 +26,7 @@ COLUMNS = ["path", "split", "class_name", "kind", "reason", "evidence", "twin_gr
 def mixed_groups(table: pd.DataFrame) -> pd.DataFrame:
     """The photos filed as their near-twin group's smaller class, in groups that hold both labels."""
     rows = []
-    for group, members in table[table["label_conflict"]].groupby("twin_group"):
+    for _, members in table[table["label_conflict"]].groupby("twin_group"):
         counts = members["class_name"].value_counts()
         if counts.iloc[0] == counts.iloc[-1]:  # a tie: every photo of the group is in question
             minority = members
@@ -35,7 +35,8 @@ def mixed_groups(table: pd.DataFrame) -> pd.DataFrame:
         for _, m in minority.iterrows():
             rows.append({**m[["path", "split", "class_name", "twin_group"]].to_dict(),
                          "kind": "mixed group", "reason": "near-twin group holds both labels",
-                         "evidence": f"{counts.get(m['class_name'], 0)} of {len(members)} photos of its group "
+                         "evidence": f"{counts.get(m['class_name'], 0)} of {len(members)} photos of its "
+                                     "group "
                                      f"are filed as {m['class_name']}, the others as the other class"})
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -51,16 +52,18 @@ def last_repeat(outputs: Path, data_root: Path) -> Path | None:
     return None
 
 
-def always_wrong(predictions: pd.DataFrame) -> pd.DataFrame:
-    """The validation and test parts that every seed got wrong at 0.5 (repeat_predictions.csv rows)."""
+def always_wrong(predictions: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """The validation and test parts that every seed got wrong at 0.5 (repeat_predictions.csv rows), with
+    their near-twin group from the split table."""
     seeds = predictions["seed"].nunique()
     wrong = predictions.assign(wrong=(predictions["score"] >= 0.5) != (predictions["label"] == 1))
-    per_part = wrong.groupby(["path", "split", "class_name", "twin_group"], as_index=False).agg(
+    per_part = wrong.groupby(["path", "split", "class_name"], as_index=False).agg(
         wrong=("wrong", "sum"), seeds=("seed", "nunique"), mean_score=("score", "mean"))
-    found = per_part[(per_part["wrong"] == per_part["seeds"]) & (per_part["seeds"] == seeds)]
+    found = per_part[(per_part["wrong"] == per_part["seeds"]) & (per_part["seeds"] == seeds)].merge(
+        table[["path", "twin_group"]], on="path", how="left")
     return found.assign(kind="every seed wrong", reason=f"every one of {seeds} seeds got it wrong",
-                        evidence=[f"mean defect score {s:.3f} over {seeds} seeds" for s in found["mean_score"]]
-                        )[COLUMNS]
+                        evidence=[f"mean defect score {s:.3f} over {seeds} seeds"
+                                  for s in found["mean_score"]])[COLUMNS]
 
 
 def sure_and_wrong(oof: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
@@ -69,7 +72,8 @@ def sure_and_wrong(oof: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     found = oof[(defect & (oof["score"] <= 1 - SURE)) | (~defect & (oof["score"] >= SURE))]
     found = found.drop(columns=["split", "twin_group"], errors="ignore").merge(
         table[["path", "split", "class_name", "twin_group"]], on="path", how="left")
-    return found.assign(kind="sure, never seen", reason="a network that never saw it was sure of the other class",
+    return found.assign(kind="sure, never seen",
+                        reason="a network that never saw it was sure of the other class",
                         evidence=[f"out-of-fold defect score {s:.3f}" for s in found["score"]])[COLUMNS]
 
 
@@ -82,7 +86,7 @@ def label_audit(table: pd.DataFrame, model_run: Path, data_root: Path) -> tuple[
     if repeat is None:
         missing.append("no `make repeat` run with per-part scores on this data yet")
     else:
-        parts.append(always_wrong(pd.read_csv(repeat / REPEAT_PREDICTIONS)))
+        parts.append(always_wrong(pd.read_csv(repeat / REPEAT_PREDICTIONS), table))
     cv = matching_cv_run(model_run, data_root)
     if cv is None:
         missing.append("no `make cv` run of this recipe on this data yet")

@@ -141,8 +141,8 @@ def load_images(
         raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
         results = list(pool.map(lambda p: try_read_image(p, size, stage), table["path"]))
-    problems = [(path, err or f"{note}: {path}") for path, (image, note, err, _) in zip(table["path"], results)
-                if image is None]
+    problems = [(path, err or f"{note}: {path}")
+                for path, (image, note, err, _) in zip(table["path"], results) if image is None]
     if problems and on_error == "raise":
         raise DataError("; ".join(err for _, err in problems))
     if problems:

@@ -29,7 +29,8 @@ MEASURE_PX = 256  # sharpness is read on the part cut out at this size (so the p
 MEASURES = {
     "light": ("light dimmer than any training photo", "light brighter than any training photo"),
     "contrast": ("contrast lower than any training photo", "contrast higher than any training photo"),
-    "sharpness": ("photo blurrier than any training photo", "photo noisier or sharper than any training photo"),
+    "sharpness": ("photo blurrier than any training photo",
+                  "photo noisier or sharper than any training photo"),
     "off_centre": ("", "part off-centre"),
     "part_size": ("part smaller in the frame than in any training photo",
                   "part larger in the frame than in any training photo"),
@@ -70,19 +71,19 @@ def measure_files(paths: Sequence[str]) -> pd.DataFrame:
 def training_reference(measures: pd.DataFrame) -> dict:
     """Per measure: the range of the training photos, its percentiles, and the range a photo may span."""
     reference = {"photos": len(measures), "tolerance": TOLERANCE, "measures": {}}
-    for name in MEASURES:
+    for name in MEASURES if len(measures) else []:  # no training photo with a part found: nothing to check
         values = measures[name].to_numpy(float)
         p1, p50, p99 = np.percentile(values, [1, 50, 99])
         margin = TOLERANCE * (p99 - p1)
+        allowed = [float(values.min() - margin), float(values.max() + margin)]
         reference["measures"][name] = {"min": float(values.min()), "p1": float(p1), "p50": float(p50),
-                                       "p99": float(p99), "max": float(values.max()),
-                                       "allowed": [float(values.min() - margin), float(values.max() + margin)]}
+                                       "p99": float(p99), "max": float(values.max()), "allowed": allowed}
     return reference
 
 
 def drift_notes(measures: dict[str, float] | None, reference: dict | None) -> str:
     """What about one photo lies outside the training range, in words ('' when nothing, or no reference)."""
-    if measures is None or reference is None:
+    if measures is None or reference is None or not reference["measures"]:
         return ""
     notes = []
     for name, (below, above) in MEASURES.items():
@@ -121,10 +122,10 @@ def load_reference(run_dir: str | os.PathLike) -> dict | None:
         return None
     try:
         reference = json.loads(path.read_text())
-        missing = set(MEASURES) - set(reference["measures"])
+        missing = set(MEASURES) - set(reference["measures"]) if reference["photos"] else set()
     except (ValueError, KeyError, TypeError) as err:
         missing = {f"unreadable: {err}"}
     if missing:
-        raise ValueError(f"{path} is damaged or old (missing {', '.join(sorted(missing))}); delete it and run "
-                         "chapter 3 again to rewrite it")
+        raise ValueError(f"{path} is damaged or old (missing {', '.join(sorted(missing))}); delete it and "
+                         "run chapter 3 again to rewrite it")
     return reference

@@ -12,7 +12,8 @@ from lib.scoring import score_table
 
 FIGURES = ["accuracy", "recall", "f1", "fn", "fp"]
 
-REPEAT_PREDICTIONS, REPEAT_SETTINGS = "repeat_predictions.csv", "repeat.json"  # `make repeat`: per seed and part
+REPEAT_PREDICTIONS = "repeat_predictions.csv"  # `make repeat`'s scores per seed and part
+REPEAT_SETTINGS = "repeat.json"  # and what it ran on
 
 def threshold_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> dict:
     """Accuracy, precision, recall, F1 for the defect class and the confusion counts at a threshold."""

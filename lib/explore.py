@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from lib.words import plural
+
 SPLIT_ORDER = ["train", "val", "test"]
 
 
@@ -43,7 +45,7 @@ def image_formats(table: pd.DataFrame) -> pd.DataFrame:
 def describe_formats(formats: pd.DataFrame) -> str:
     """One sentence on the image sizes and channels found."""
     parts = [
-        f"{int(r.files)} files of {r.height}x{r.width} px with {r.channels} channel(s)"
+        f"{plural(int(r.files), 'file')} of {r.height}x{r.width} px with {plural(int(r.channels), 'channel')}"
         + (" (all channels identical: grayscale content)" if r.identical_channels and r.channels > 1
            else "")
         for r in formats.itertuples()

@@ -22,8 +22,9 @@ from tqdm.auto import tqdm
 
 from lib.data import find_image_files
 from lib.decision import inspect_files, load_inspector
-from lib.drift import batch_warning
+from lib.drift import DRIFT_REFERENCE, batch_warning
 from lib.scoring import fast_predictor
+from lib.words import plural
 
 CHUNK = 1024  # files scored and written at a time
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs a cell starting so as a formula
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         files, hidden = find_image_files(args.paths)
         if not files:
             raise FileNotFoundError(f"no files to inspect in {', '.join(args.paths)}"
-                                    + (f" ({len(hidden)} dot-files skipped)" if hidden else ""))
+                                    + (f" ({plural(len(hidden), 'dot-file')} skipped)" if hidden else ""))
         model, point, run_id = load_inspector(args.model, args.threshold)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -91,7 +92,7 @@ def write_verdicts(model, point: dict, run_id: str, files: list[str], hidden: li
                 first = not done  # a fresh .part, whatever an earlier run left
                 neutralise_formulas(rows).to_csv(part, mode="w" if first else "a", header=first, index=False)
                 done += len(rows)
-                written.append(rows[["verdict", "drift", "error"]])  # all the summary needs, for a long archive
+                written.append(rows[["verdict", "drift", "error"]])  # all the summary needs
                 bar.update(len(rows))
         os.replace(part, out)
     except KeyboardInterrupt:
@@ -110,12 +111,16 @@ def write_verdicts(model, point: dict, run_id: str, files: list[str], hidden: li
         return EXIT_WRITE
     rows = pd.concat(written, ignore_index=True)
     counts = rows["verdict"].replace("", "error").value_counts()
-    summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ok", "defect", "review", "error"))
-    skipped = f" {len(hidden)} dot-files skipped." if hidden else ""
+    summary = ", ".join([*(f"{counts.get(k, 0):,} {k}" for k in ("ok", "defect", "review")),
+                         plural(int(counts.get("error", 0)), "error")])
+    skipped = f" {plural(len(hidden), 'dot-file')} skipped." if hidden else ""
     drifted = int((rows["drift"] != "").sum())
-    drift = (f" {drifted} unlike the training photos (drift column)." if point.get("drift_reference") is not None
-             else " No drift check: the model's run has no drift_reference.json (older run; retrain).")
-    print(f"{len(rows)} files: {summary}.{skipped}{drift} Threshold {point['threshold']:.4f}, review band "
+    drift = (f" {drifted:,} unlike the training photos (drift column)."
+             if point.get("drift_reference") is not None else
+             f" No drift check: the model's run has no {DRIFT_REFERENCE} (an older run; `make report` "
+             "writes one).")
+    print(f"{plural(len(rows), 'file')}: {summary}.{skipped}{drift} Threshold {point['threshold']:.4f}, "
+          "review band "
           f"[{point['review_low']}, {point['review_high']}), model run {run_id}. Written to {out}.")
     for error in rows.loc[rows["error"] != "", "error"]:
         print(f"error: {error}", file=sys.stderr)

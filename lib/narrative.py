@@ -9,6 +9,7 @@ import pandas as pd
 
 from lib.decision import review_band
 from lib.splits import evaluation_subsets
+from lib.words import plural
 
 
 def management_summary(test: pd.DataFrame, point: dict) -> str:
@@ -45,11 +46,6 @@ def why_stopped(summary: dict, patience: int, epochs: int) -> str:
             f"(validation loss {summary['best_val_loss']:.4f}, accuracy "
             f"{summary['best_val_accuracy']:.2%}); training {reason}, in "
             f"{summary['train_seconds']:.0f} s of wall time.")
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """'1 part', '3 parts': the count and the word, plural when it is not one."""
-    return f"{count:,} {word if count == 1 else many or word + 's'}"
 
 
 def never_seen_sentences(summary: dict | None) -> str:
@@ -92,7 +88,8 @@ def never_seen_headline(test: pd.DataFrame, point: dict) -> dict:
     unseen = test[~test["twin_seen"].to_numpy(bool)]
     defect, said = unseen["label"].to_numpy(int) == 1, unseen["verdict"].to_numpy()
     return {"parts": len(unseen), "defects": int(defect.sum()), "good": int((~defect).sum()),
-            "shipped": int(((said == "ok") & defect).sum()), "scrapped": int(((said == "defect") & ~defect).sum()),
+            "shipped": int(((said == "ok") & defect).sum()),
+            "scrapped": int(((said == "defect") & ~defect).sum()),
             "review": int((said == "review").sum()), "threshold": point["threshold"],
             "review_low": point["review_low"], "review_high": point["review_high"]}
 
@@ -102,15 +99,16 @@ def headline_sentences(h: dict) -> str:
     if not h["parts"]:
         return ("Every test part of this run repeats a training photograph, so there is no honest figure on "
                 "new parts here: run the report with params/grouped.yaml, or `make cv`.")
-    return (f"On {plural(h['parts'], 'test part')} the network had never seen ({plural(h['defects'], 'defective part')}, "
-            f"{plural(h['good'], 'good part')}), it would have shipped {plural(h['shipped'], 'defective part')}, "
-            f"scrapped {plural(h['scrapped'], 'good part')} and sent {plural(h['review'], 'part')} to a person "
+    return (f"On {plural(h['parts'], 'test part')} the network had never seen "
+            f"({plural(h['defects'], 'defective part')}, {plural(h['good'], 'good part')}), it would have "
+            f"shipped {plural(h['shipped'], 'defective part')}, scrapped "
+            f"{plural(h['scrapped'], 'good part')} and sent {plural(h['review'], 'part')} to a person "
             f"for a look (scores from {h['review_low']} to {h['review_high']}).")
 
 
 GREEN = (1.0, 2)  # at most this many points of accuracy lost and extra defects shipped: the verdicts hold
 AMBER = (5.0, 10)  # at most this many: check a sample by hand; beyond: red, do not trust the verdicts
-LIGHT_MEANS = {"green": "verdicts hold", "amber": "verdicts weaken: check a sample by hand",
+LIGHT_MEANS = {"green": "verdicts hold", "amber": "check a sample by hand",
                "red": "do not trust the verdicts"}
 
 
@@ -137,22 +135,23 @@ def traffic_lights(changes: pd.DataFrame) -> pd.DataFrame:
 def traffic_light_html(lights: pd.DataFrame) -> str:
     """The traffic-light table as a small self-contained HTML table (colours inline)."""
     colours = {"green": "#c8e6c9", "amber": "#ffe0a3", "red": "#f4b4b4"}
-    head = ("<tr><th>shop-floor change</th><th>milder</th><th>verdicts</th><th>stronger</th><th>verdicts</th></tr>")
+    head = ("<tr><th>shop-floor change</th><th>milder</th><th>verdicts</th><th>stronger</th>"
+            "<th>verdicts</th></tr>")
     body = []
     for _, r in lights.iterrows():
         cells = [f"<td>{escape(r['change'])}</td>"]
         for label in ("milder", "stronger"):
             light = r[f"{label} light"]
             cells.append(f"<td>{escape(r[f'{label} strength'])}</td>")
-            cells.append(f'<td style="background:{colours[light]}">{light}: {LIGHT_MEANS[light]} '
-                         f"({r[f'{label} accuracy']:.1%} right, {plural(r[f'{label} shipped'], 'defect')} "
-                         "shipped)</td>")
+            cells.append(f'<td style="background:{colours[light]}"><b>{LIGHT_MEANS[light]}</b><br>'
+                         f"<small>{r[f'{label} accuracy']:.1%} right, {r[f'{label} shipped']} "
+                         "shipped</small></td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f'<table class="lights" style="border-collapse:collapse">{head}{"".join(body)}</table>')
 
 
 def drift_sentence(warned: pd.DataFrame, lights: pd.DataFrame) -> str:
-    """Whether the line's drift warning fires where the verdicts break, and stays quiet on unchanged photos."""
+    """Whether the line's drift warning fires where the verdicts break, and is quiet on unchanged photos."""
     none = warned[warned["change"] == "none"].iloc[0]
     changed = warned[warned["change"] != "none"].assign(
         label=lambda d: d.groupby("change", sort=False).cumcount().map({0: "milder", 1: "stronger"}))
@@ -160,18 +159,21 @@ def drift_sentence(warned: pd.DataFrame, lights: pd.DataFrame) -> str:
     broken = [(r["change"], label) for _, r in lights.iterrows() for label in ("milder", "stronger")
               if r[f"{label} light"] != "green"]
     silent = [f"{name} ({label})" for name, label in broken if (name, label) not in fired]
-    quiet = "and the line is not warned" if not none["line warned"] else "and the line is warned: a false alarm"
+    quiet = ("and the line is not warned" if not none["line warned"]
+             else "and the line is warned: a false alarm")
     verdicts = ("The verdicts hold under every change tried." if not broken else
-                f"Of the {plural(len(broken), 'change')} under which the verdicts do not hold (amber or red), "
+                f"Of the {plural(len(broken), 'change')} under which the verdicts do not hold "
+                "(amber or red), "
                 + (f"it stays quiet on {plural(len(silent), 'change')}: {', '.join(silent)}." if silent
                    else "it fires on every one."))
     return (f"On the unchanged test photos, **{plural(int(none['photos drifted']), 'photo')} of "
-            f"{int(none['photos'])} drifted**, {quiet}. The warning fires under {len(fired)} of {len(changed)} "
-            f"changes tried. {verdicts}")
+            f"{int(none['photos'])} drifted**, {quiet}. The warning fires under {len(fired)} of "
+            f"{len(changed)} changes tried. {verdicts}")
 
 
 def lights_rule() -> str:
     """How the traffic lights are set, from GREEN and AMBER."""
-    return (f"Green: at most {GREEN[0]:g} point of accuracy lost and {GREEN[1]} more defects shipped than on the "
-            f"unchanged photos, at the operating point. Amber: up to {AMBER[0]:g} points and {AMBER[1]} defects. "
+    return (f"Green: at most {GREEN[0]:g} point of accuracy lost and {GREEN[1]} more defects shipped than on "
+            f"the unchanged photos, at the operating point. Amber: up to {AMBER[0]:g} points and {AMBER[1]} "
+            "defects. "
             "Red: beyond that.")

@@ -154,7 +154,8 @@ def history_figure(history: pd.DataFrame) -> sns.FacetGrid:
     best = int(history["val_loss"].idxmin()) + 1
     for ax in grid.axes.flat:
         ax.axvline(best, color="grey", ls="--", lw=1)
-    grid.set_titles("{col_name} (dashed: best epoch by validation loss)")
+    grid.set_titles("{col_name}")  # short titles: two long ones ran into each other
+    grid.figure.suptitle("dashed line: the best epoch by validation loss", y=1.03, fontsize=10)
     return grid
 
 
@@ -306,7 +307,8 @@ def save_thumbnails(run_dir, parts: pd.DataFrame, photos: Sequence[np.ndarray], 
     rows = []
     for (_, part), photo, cam, title in zip(parts.iterrows(), photos, cams, verdict_titles(parts)):
         name = f"{kind}-{Path(part['path']).stem}.jpg"
-        cv2.imwrite(str(folder / name), heatmap_thumbnail(photo, cam), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        cv2.imwrite(str(folder / name), heatmap_thumbnail(photo, cam),
+                    [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         rows.append({"kind": kind, "title": title.replace("\n", " "), "file": f"{SUMMARY_PARTS}/{name}",
                      "path": part["path"], "verdict": part["verdict"], "true_class": part["true_class"],
                      "score": float(part["score"])})

@@ -17,7 +17,7 @@ from lib.params import ParamsError, resolve_params
 from lib.runs import data_fingerprint, new_run_dir
 from lib.train import train_recipe
 
-PART_COLUMNS = ["path", "split", "class_name", "twin_group", "label", "score"]  # kept per seed and part
+PART_COLUMNS = ["path", "split", "class_name", "label", "score"]  # kept per seed and part
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     out = new_run_dir(args.outputs, "repeat", dt.datetime.now())
-    (out / REPEAT_SETTINGS).write_text(json.dumps({"params": str(args.params), "n": args.n,
-                                                 "data_sha256": data_fingerprint(data_root)["sha256"]}, indent=2))
+    settings = {"params": str(args.params), "n": args.n, "data_sha256": data_fingerprint(data_root)["sha256"]}
+    (out / REPEAT_SETTINGS).write_text(json.dumps(settings, indent=2))
     rows, scored = [], []
     for seed in range(1, args.n + 1):
         print(f"== seed {seed} of {args.n} ==", flush=True)

@@ -20,7 +20,6 @@ from papermill.exceptions import PapermillExecutionError
 
 from lib.config import NOTEBOOKS_DIR, OUTPUTS_DIR
 from lib.data import SKIPPED_IMAGES, DataError, find_data_dir, scan_dataset, unreadable_images
-from lib.narrative import plural
 from lib.params import ParamsError, chapter_notebooks, declared_parameters, for_notebook, resolve_params
 from lib.runs import (
     data_fingerprint,
@@ -42,6 +41,7 @@ from lib.summary import (
     screenshot,
     write_summary,
 )
+from lib.words import plural
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 KERNEL = "casting-inspection"
@@ -74,8 +74,8 @@ def write_index(run_dir: Path, manifest: dict) -> None:
     note = f" ({html.escape(manifest['note'])})" if manifest.get("note") else ""
     skipped = manifest.get("skipped_images") or []
     warning = "" if not skipped else (
-        f'<div style="background:#fff3cd;padding:.5em 1em"><b>{plural(len(skipped), "unreadable image")} left '
-        f'out</b> of every chapter ({SKIPPED_IMAGES}):<ul>'
+        '<div style="background:#fff3cd;padding:.5em 1em">'
+        f'<b>{plural(len(skipped), "unreadable image")} left out</b> of every chapter ({SKIPPED_IMAGES}):<ul>'
         + "".join(f"<li>{html.escape(s['reason'])}</li>" for s in skipped[:50])
         + ("<li>…</li>" if len(skipped) > 50 else "") + "</ul></div>")
     unfinished = "" if manifest["status"] == "complete" else (
@@ -96,7 +96,8 @@ code at commit <code>{html.escape(manifest["git_commit"])}</code>.</p>
 <h3>Data</h3><p>{manifest["data"]["files"]} files under <code>{html.escape(manifest["data"]["root"])}</code>
 (list hash {manifest["data"]["sha256"][:12]}).</p>
 <h3>Parameters</h3><pre>{params}</pre><h3>Package versions</h3><ul>{packages}</ul>"""
-    (run_dir / "index.html").write_text(page(f"Casting inspection report {run_dir.name}", body), encoding="utf-8")
+    title = f"Casting inspection report {run_dir.name}"
+    (run_dir / "index.html").write_text(page(title, body), encoding="utf-8")
 
 
 def write_extracts(run_dir: Path, manifest: dict) -> None:
@@ -116,8 +117,8 @@ def write_extracts(run_dir: Path, manifest: dict) -> None:
         problems.append(f"screenshot of index.html: {err}")
     for problem in problems:
         print(f"warning: {problem}", flush=True)
-    manifest["summary"] = {"html": (run_dir / SUMMARY_HTML).is_file(), "pdf": (run_dir / SUMMARY_PDF).is_file(),
-                           "problems": problems}
+    manifest["summary"] = {"html": (run_dir / SUMMARY_HTML).is_file(),
+                           "pdf": (run_dir / SUMMARY_PDF).is_file(), "problems": problems}
 
 
 def chapter_title(notebook: Path) -> str:
@@ -153,13 +154,13 @@ def run_report(params_file: Path, notebooks: list[Path], outputs: Path = OUTPUTS
     skipped.to_csv(run_dir / SKIPPED_IMAGES, index=False)
     manifest["skipped_images"] = skipped.to_dict("records")
     if len(skipped):
-        plural = "s" if len(skipped) != 1 else ""
-        print(f"warning: {len(skipped)} unreadable image{plural} in the data set, left out of every chapter "
+        print(f"warning: {plural(len(skipped), 'unreadable image')} in the data set, left out of every "
+              "chapter "
               f"(listed in {run_dir / SKIPPED_IMAGES}), e.g. {skipped['reason'][0]}", flush=True)
     record(run_dir, manifest)
     if len(skipped) and params["unreadable_images"] == "fail":
         record(run_dir, manifest, status="failed", note="unreadable images, and unreadable_images: fail")
-        raise ReportError(f"{len(skipped)} unreadable image{'s' if len(skipped) != 1 else ''} and "
+        raise ReportError(f"{plural(len(skipped), 'unreadable image')} and "
                           f"unreadable_images: fail in {params_file}; see {run_dir / SKIPPED_IMAGES}, or set "
                           "unreadable_images: skip")
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the run as Ctrl-C does

@@ -1,4 +1,4 @@
-"""What plant management reads first: the headline, the traffic lights, every mistake as a picture; as HTML and PDF.
+"""What plant management reads first: the headline, the traffic lights, every mistake as a picture; HTML, PDF.
 
 Everything here is read from the run folder, as the chapters wrote it (test_predictions.csv by chapter 5,
 operating_point.json by chapter 4, robustness.csv by chapter 6, the thumbnails by chapter 5); a part not
@@ -35,7 +35,7 @@ STYLE = """body{font-family:sans-serif;max-width:56em;margin:2em auto;line-heigh
 pre{background:#f4f4f4;padding:1em;white-space:pre-wrap}table{border-collapse:collapse;margin:.5em 0}
 td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
 .parts{display:flex;flex-wrap:wrap;gap:.6em}.parts figure{margin:0;width:160px;font-size:.8em}
-.parts img{width:160px;height:160px}@media print{h2{break-after:avoid}figure{break-inside:avoid}}"""
+.parts img{width:160px;height:160px}@media print{h2{break-after:avoid}figure,tr{break-inside:avoid}}"""
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
                   "--disable-background-networking", "--disable-component-update"]
 
@@ -54,7 +54,8 @@ def headline_html(run_dir: Path) -> str:
                  f"<td>{h['scrapped']:,} of {h['good']:,}</td><td>{h['review']:,}</td></tr></table>")
         head = (f"<p class='headline'><b>{html.escape(headline_sentences(h))}</b></p>{table}"
                 f"<p>A part is called defective at a score of {point['threshold']:.4f} or more: "
-                f"{html.escape(point['why'])}; chosen on the validation split before any test part was scored.</p>")
+                f"{html.escape(point['why'])}; chosen on the validation split before any test part was "
+                "scored.</p>")
     else:
         head = "<p><b>The verdicts are not written yet</b> (chapters 4 and 5 write them).</p>"
     if changes.is_file():
@@ -73,8 +74,9 @@ def parts_html(run_dir: Path) -> str:
         return "<p>Not drawn yet (chapter 5 draws them).</p>"
     parts = pd.read_csv(index)
     sections = []
-    for kind, heading, none in (("mistake", "Every mistake on the test split", "No test part was misjudged."),
-                                ("review", "Parts sent to a person", "No test part fell in the review band.")):
+    for kind, heading, none in (
+            ("mistake", "Every mistake on the test split", "No test part was misjudged."),
+            ("review", "Parts sent to a person", "No test part fell in the review band.")):
         shown = parts[parts["kind"] == kind]
         figures = "".join(
             f"<figure><img alt='{html.escape(Path(p['path']).name)}' src='data:image/jpeg;base64,"

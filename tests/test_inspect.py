@@ -64,7 +64,7 @@ def test_every_file_gets_a_row_and_bad_files_their_error(run_dir, mixed_folder, 
     assert readable.loc[str(mixed_folder / "good.jpeg"), "note"] == ""  # the training size: nothing to say
     assert (rows.run_id == run_dir.name).all() and (rows.threshold == 0.5).all()
     printed = capsys.readouterr()
-    assert "8 files:" in printed.out and "3 error" in printed.out and "1 dot-files skipped" in printed.out
+    assert "8 files:" in printed.out and "3 error" in printed.out and "1 dot-file skipped" in printed.out
     assert "empty file (0 bytes)" in printed.err and "truncated JPEG" in printed.err
 
 

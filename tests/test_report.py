@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,8 +17,13 @@ import pytest
 from lib.config import NOTEBOOKS_DIR
 from lib.report import main
 from lib.runs import data_fingerprint, mark_stale_runs, new_run_dir
+from lib.summary import MAX_SUMMARY_BYTES, SCREENSHOTS, SUMMARY_HTML, SUMMARY_PDF
 
 NOW = dt.datetime(2026, 11, 22, 9, 30, 5)
+# what TensorFlow, absl, CUDA and Jupyter print: never in a page for management
+LOG_LINE = re.compile(r"(?:INFO|WARNING|ERROR):(?:tensorflow|absl|root)|\b[IWE]0000 \d\d:|Assets written to|"
+                      r"oneDNN custom operations|cuda drivers|cuInit|running over TCP|UserWarning|"
+                      r"DeprecationWarning")
 
 
 def test_run_folder_is_named_by_time_and_params(tmp_path):
@@ -145,11 +151,32 @@ def test_smoke_report_renders_every_chapter_without_code(smoke_run):
     assert [c["notebook"] for c in manifest["chapters"]] == [c.name for c in chapters]
     for notebook in chapters:
         page = (smoke_run / notebook.with_suffix(".html").name).read_text()
-        assert "data:image/png;base64" in page
+        assert not re.search(r'<img[^>]+src="data:image/png', page)  # JPEG: a fifth of PNG's weight
+        assert not LOG_LINE.search(page), f"{notebook.name} shows a log line: {LOG_LINE.search(page)[0]}"
         assert "from lib import" not in page  # code is hidden
         assert not re.findall(r'<(?:script|link|img)[^>]+(?:src|href)="https?://', page)  # offline
     index = (smoke_run / "index.html").read_text()
     assert all(n.with_suffix(".html").name in index for n in chapters)
+    assert index.index("What would ship") < index.index("Chapters") < index.index("For analysts")
+    assert index.index("For analysts") < index.index("Package versions")
     for written in ("best.keras", "history.csv", "operating_point.json", "test_predictions.csv",
-                    "exact_duplicates_test_train.csv", "params.yaml", "split.csv"):
+                    "exact_duplicates_test_train.csv", "params.yaml", "split.csv", "drift_reference.json",
+                    "label_audit.csv", "drift_check.csv", "summary.html"):
         assert (smoke_run / written).is_file(), written
+
+
+def test_the_smoke_report_writes_a_light_summary_and_its_pdf_and_light_chapters(smoke_run):
+    summary_page = (smoke_run / SUMMARY_HTML).read_text()
+    assert len(summary_page.encode()) <= MAX_SUMMARY_BYTES and "What would ship" in summary_page
+    for chapter in smoke_run.glob("0*.html"):
+        assert chapter.stat().st_size <= 3_000_000, f"{chapter.name}: {chapter.stat().st_size / 1e6:.1f} MB"
+    if not (shutil.which("chromium") and shutil.which("pdftotext")):
+        pytest.skip("Debian's chromium and poppler-utils draw the PDF (`make browser` installs both)")
+    pages = subprocess.run(["pdfinfo", str(smoke_run / SUMMARY_PDF)], capture_output=True, text=True,
+                           check=True)
+    assert 1 <= int(re.search(r"Pages:\s+(\d+)", pages.stdout)[1]) <= 20
+    text = " ".join(subprocess.run(["pdftotext", str(smoke_run / SUMMARY_PDF), "-"], capture_output=True,
+                                   text=True, check=True).stdout.split())
+    assert "What would ship" in text and "sent" in text
+    for shot in SCREENSHOTS:
+        assert (smoke_run / shot).read_bytes()[:4] == b"\x89PNG", shot

@@ -13,7 +13,7 @@ from lib.config import PROJECT_ROOT
 LIB = PROJECT_ROOT / "lib"
 # Lowest first: a module may import only from layers below its own (README, "Layout").
 LAYERS = [
-    {"config", "part", "settings"},
+    {"config", "part", "settings", "words"},
     {"data", "explore", "params", "runs"},
     {"near_duplicates", "drift"},
     {"splits"},

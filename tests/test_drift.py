@@ -1,0 +1,103 @@
+"""Drift at the line: photos like the training photos pass quietly; a brighter lamp, a blurred lens or an
+off-centre part are named, and a batch with many of them ends with a warning."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from lib import drift, robustness
+from lib.inspect import main
+from lib.models import build_model
+from tests.test_part import impeller
+
+
+def training_photos(n: int = 24) -> list[np.ndarray]:
+    """Impellers as the bench gives them: a little off-centre, a little larger or smaller, lamps that vary."""
+    rng = np.random.default_rng(3)
+    photos = []
+    for seed in range(n):
+        centre = (150 + int(rng.integers(-6, 7)), 150 + int(rng.integers(-6, 7)))
+        photo = impeller(centre=centre, radius=int(rng.integers(116, 126)), seed=seed)
+        photos.append(np.clip(photo * rng.uniform(0.92, 1.05), 0, 255).astype(np.uint8))
+    return photos
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict:
+    measures = pd.DataFrame([drift.photo_measures(p) for p in training_photos()])
+    return drift.training_reference(measures)
+
+
+def test_photos_like_the_training_photos_do_not_drift(reference):
+    new = [impeller(centre=(152, 147), radius=121, seed=100 + i) for i in range(5)]
+    assert [drift.drift_notes(drift.photo_measures(p), reference) for p in new] == [""] * 5
+
+
+@pytest.mark.parametrize("change, named", [
+    (("brighter", 0.4), "light brighter than any training photo"),
+    (("darker", 0.5), "light dimmer than any training photo"),
+    (("blur", 3.0), "photo blurrier than any training photo"),
+    (("shift", 0.08), "part off-centre"),
+])
+def test_a_changed_lamp_lens_or_position_is_named(reference, change, named):
+    photo = robustness.perturb(impeller(seed=200), *change)
+    assert named in drift.drift_notes(drift.photo_measures(photo), reference)
+
+
+def test_a_photo_with_no_part_or_no_reference_has_no_drift_note(reference):
+    assert drift.photo_measures(np.full((300, 300), 120, np.uint8)) is None
+    assert drift.drift_notes(None, reference) == ""
+    assert drift.drift_notes(drift.photo_measures(impeller()), None) == ""
+
+
+def test_the_batch_warning_fires_only_above_its_share():
+    quiet = [""] * 95 + ["part off-centre"] * 5
+    loud = [""] * 94 + ["part off-centre"] * 6
+    assert drift.batch_warning(quiet) == "" and drift.batch_warning([]) == ""
+    assert "check the lamp and the camera" in drift.batch_warning(loud)
+
+
+def test_a_damaged_reference_is_refused_naming_the_file_and_the_fix(tmp_path):
+    (tmp_path / drift.DRIFT_REFERENCE).write_text(json.dumps({"photos": 3, "measures": {"light": {}}}))
+    with pytest.raises(ValueError, match=r"drift_reference.json.*run chapter 3 again"):
+        drift.load_reference(tmp_path)
+    assert drift.load_reference(tmp_path / "elsewhere") is None
+
+
+def test_inspect_names_drift_per_photo_and_warns_when_many_drift(tmp_path, reference, capsys):
+    run = tmp_path / "20261201-100000-line"
+    run.mkdir()
+    build_model("fast_cnn", 32).save(run / "best.keras")
+    (run / "operating_point.json").write_text(json.dumps(
+        {"threshold": 0.5, "review_low": 0.4, "review_high": 0.6, "why": "test", "input_stage": "part",
+         "photo_size": [300, 300]}))
+    (run / drift.DRIFT_REFERENCE).write_text(json.dumps(reference))
+    folder = tmp_path / "line"
+    folder.mkdir()
+    for i in range(4):
+        cv2.imwrite(str(folder / f"as-trained-{i}.png"), impeller(seed=300 + i))
+    cv2.imwrite(str(folder / "bright.png"), robustness.perturb(impeller(seed=310), "brighter", 0.4))
+    out = tmp_path / "v.csv"
+    assert main([str(folder), "--model", str(run), "--out", str(out)]) == 0
+    rows = pd.read_csv(out, keep_default_na=False).set_index("path")
+    assert rows.loc[str(folder / "bright.png"), "drift"].startswith("light brighter")
+    assert (rows.drop(index=str(folder / "bright.png"))["drift"] == "").all()
+    said = capsys.readouterr()
+    assert "1 unlike the training photos" in said.out
+    assert "check the lamp and the camera" in said.err  # 1 of 5 drifted: over 5%
+
+
+def test_an_older_run_without_a_reference_says_it_has_no_drift_check(tmp_path, capsys):
+    run = tmp_path / "20261120-100000-old"
+    run.mkdir()
+    build_model("fast_cnn", 32).save(run / "best.keras")
+    (run / "operating_point.json").write_text(json.dumps(
+        {"threshold": 0.5, "review_low": 0.4, "review_high": 0.6, "why": "test", "photo_size": [300, 300]}))
+    cv2.imwrite(str(tmp_path / "one.png"), impeller())
+    assert main([str(tmp_path / "one.png"), "--model", str(run), "--out", str(tmp_path / "v.csv")]) == 0
+    assert "No drift check" in capsys.readouterr().out
