@@ -37,8 +37,9 @@ test: setup ## run the whole test suite (fast tests, notebook smoke runs, real-d
 test-fast: setup ## run only the fast tests (seconds)
 	$(BIN)/python -m pytest -m "not slow"
 
-browser: ## install Debian's chromium for the browser test of the report (needs root or sudo)
-	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+browser: ## install Debian's chromium and poppler-utils (the report's PDF and its tests; needs root or sudo)
+	@command -v chromium >/dev/null && command -v pdftotext >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq chromium poppler-utils; }
 	@chromium --version
 
 lab: setup ## open the notebooks in JupyterLab

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from html import escape
 from pathlib import Path
 
 import pandas as pd
@@ -81,99 +80,3 @@ def pairs_source_sentence(path: Path, source: str) -> str:
     return (f"The pairs were searched for on this machine (these are not the files the project ships "
             f"pairs for) and kept in `{path}` for later runs.")
 
-
-def never_seen_headline(test: pd.DataFrame, point: dict) -> dict:
-    """On the test parts with no near-twin in training (all of a grouped test): parts, defects, good parts,
-    and how many the verdicts would ship, scrap and send to a person."""
-    unseen = test[~test["twin_seen"].to_numpy(bool)]
-    defect, said = unseen["label"].to_numpy(int) == 1, unseen["verdict"].to_numpy()
-    return {"parts": len(unseen), "defects": int(defect.sum()), "good": int((~defect).sum()),
-            "shipped": int(((said == "ok") & defect).sum()),
-            "scrapped": int(((said == "defect") & ~defect).sum()),
-            "review": int((said == "review").sum()), "threshold": point["threshold"],
-            "review_low": point["review_low"], "review_high": point["review_high"]}
-
-
-def headline_sentences(h: dict) -> str:
-    """The management headline in plain sentences (HTML-safe text, numbers computed)."""
-    if not h["parts"]:
-        return ("Every test part of this run repeats a training photograph, so there is no honest figure on "
-                "new parts here: run the report with params/grouped.yaml, or `make cv`.")
-    return (f"On {plural(h['parts'], 'test part')} the network had never seen "
-            f"({plural(h['defects'], 'defective part')}, {plural(h['good'], 'good part')}), it would have "
-            f"shipped {plural(h['shipped'], 'defective part')}, scrapped "
-            f"{plural(h['scrapped'], 'good part')} and sent {plural(h['review'], 'part')} to a person "
-            f"for a look (scores from {h['review_low']} to {h['review_high']}).")
-
-
-GREEN = (1.0, 2)  # at most this many points of accuracy lost and extra defects shipped: the verdicts hold
-AMBER = (5.0, 10)  # at most this many: check a sample by hand; beyond: red, do not trust the verdicts
-LIGHT_MEANS = {"green": "verdicts hold", "amber": "check a sample by hand",
-               "red": "do not trust the verdicts"}
-
-
-def traffic_lights(changes: pd.DataFrame) -> pd.DataFrame:
-    """Chapter 6's changes at the operating point, milder and stronger: accuracy, defects shipped and a light
-    (green, amber, red by GREEN and AMBER, against the unchanged photos)."""
-    accuracy = next(c for c in changes.columns if c.startswith("accuracy at operating point"))
-    missed = accuracy.replace("accuracy", "FN", 1)
-    base = changes[changes["change"] == "none"].iloc[0]
-    rows = []
-    for name, tried in changes[changes["change"] != "none"].groupby("change", sort=False):
-        row: dict = {"change": name}
-        for label, (_, r) in zip(("milder", "stronger"), tried.iterrows()):
-            lost, shipped = 100 * (base[accuracy] - r[accuracy]), int(r[missed] - base[missed])
-            light = ("green" if lost <= GREEN[0] and shipped <= GREEN[1] else
-                     "amber" if lost <= AMBER[0] and shipped <= AMBER[1] else "red")
-            row |= {f"{label} strength": f"{r['strength']:g} ({r['strength means']})",
-                    f"{label} accuracy": float(r[accuracy]), f"{label} shipped": int(r[missed]),
-                    f"{label} light": light}
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def traffic_light_html(lights: pd.DataFrame) -> str:
-    """The traffic-light table as a small self-contained HTML table (colours inline)."""
-    colours = {"green": "#c8e6c9", "amber": "#ffe0a3", "red": "#f4b4b4"}
-    head = ("<tr><th>shop-floor change</th><th>milder</th><th>verdicts</th><th>stronger</th>"
-            "<th>verdicts</th></tr>")
-    body = []
-    for _, r in lights.iterrows():
-        cells = [f"<td>{escape(r['change'])}</td>"]
-        for label in ("milder", "stronger"):
-            light = r[f"{label} light"]
-            cells.append(f"<td>{escape(r[f'{label} strength'])}</td>")
-            cells.append(f'<td style="background:{colours[light]}"><b>{LIGHT_MEANS[light]}</b><br>'
-                         f"<small>{r[f'{label} accuracy']:.1%} right, {r[f'{label} shipped']} "
-                         "shipped</small></td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return (f'<table class="lights" style="border-collapse:collapse">{head}{"".join(body)}</table>')
-
-
-def drift_sentence(warned: pd.DataFrame, lights: pd.DataFrame) -> str:
-    """Whether the line's drift warning fires where the verdicts break, and is quiet on unchanged photos."""
-    none = warned[warned["change"] == "none"].iloc[0]
-    changed = warned[warned["change"] != "none"].assign(
-        label=lambda d: d.groupby("change", sort=False).cumcount().map({0: "milder", 1: "stronger"}))
-    fired = {(r["change"], r["label"]) for _, r in changed[changed["line warned"]].iterrows()}
-    broken = [(r["change"], label) for _, r in lights.iterrows() for label in ("milder", "stronger")
-              if r[f"{label} light"] != "green"]
-    silent = [f"{name} ({label})" for name, label in broken if (name, label) not in fired]
-    quiet = ("and the line is not warned" if not none["line warned"]
-             else "and the line is warned: a false alarm")
-    verdicts = ("The verdicts hold under every change tried." if not broken else
-                f"Of the {plural(len(broken), 'change')} under which the verdicts do not hold "
-                "(amber or red), "
-                + (f"it stays quiet on {plural(len(silent), 'change')}: {', '.join(silent)}." if silent
-                   else "it fires on every one."))
-    return (f"On the unchanged test photos, **{plural(int(none['photos drifted']), 'photo')} of "
-            f"{int(none['photos'])} drifted**, {quiet}. The warning fires under {len(fired)} of "
-            f"{len(changed)} changes tried. {verdicts}")
-
-
-def lights_rule() -> str:
-    """How the traffic lights are set, from GREEN and AMBER."""
-    return (f"Green: at most {GREEN[0]:g} point of accuracy lost and {GREEN[1]} more defects shipped than on "
-            f"the unchanged photos, at the operating point. Amber: up to {AMBER[0]:g} points and {AMBER[1]} "
-            "defects. "
-            "Red: beyond that.")

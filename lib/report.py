@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import html
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -45,6 +47,7 @@ from lib.words import plural
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 KERNEL = "casting-inspection"
+KERNEL_LOG = "kernels.log"  # the kernels' stderr: library log lines, kept out of the terminal
 
 
 def render_html(notebook: Path, target: Path) -> None:
@@ -165,7 +168,8 @@ def run_report(params_file: Path, notebooks: list[Path], outputs: Path = OUTPUTS
                           "unreadable_images: skip")
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the run as Ctrl-C does
     try:
-        failure = _run_chapters(notebooks, run_dir, params, declared, data_root, kernel, manifest)
+        with kernel_output_to(run_dir / KERNEL_LOG):
+            failure = _run_chapters(notebooks, run_dir, params, declared, data_root, kernel, manifest)
     except KeyboardInterrupt:
         record(run_dir, manifest, status="interrupted", finished=_now())
         raise ReportInterrupted(f"interrupted; what ran so far is in {run_dir}, marked interrupted") from None
@@ -180,6 +184,26 @@ def run_report(params_file: Path, notebooks: list[Path], outputs: Path = OUTPUTS
         raise ReportError(f"{failure}\nwhat ran so far is in {run_dir}")
     point_latest(outputs, run_dir)
     return run_dir
+
+
+@contextlib.contextmanager
+def kernel_output_to(log: Path):
+    """While inside: what child processes (the kernels) write to stderr goes to log, not the terminal (the
+    kernel's transport warning, TensorFlow's and CUDA's C++ log lines); this process's own progress bars and
+    messages still reach the terminal."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    terminal = os.fdopen(os.dup(2), "w", buffering=1)
+    with open(log, "ab") as sink:
+        os.dup2(sink.fileno(), 2)
+    try:
+        with contextlib.redirect_stderr(terminal):
+            yield
+    finally:
+        terminal.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        terminal.close()
 
 
 def record(run_dir: Path, manifest: dict, **changes) -> None:
@@ -216,7 +240,8 @@ def _run_chapters(notebooks: list[Path], run_dir: Path, params: dict, declared: 
             chapter["status"] = "failed"
             first_line = (err.source or "").strip().splitlines()[:1] or [""]
             failure = (f"{notebook.name} failed in cell {err.cell_index} of "
-                       f"{executed} (code: {first_line[0][:80]!r}): {err.ename}: {err.evalue}")
+                       f"{executed} (code: {first_line[0][:80]!r}): {err.ename}: {err.evalue} (the kernels' "
+                       f"own log: {run_dir / KERNEL_LOG})")
         except KeyboardInterrupt:
             chapter["status"] = "interrupted"
             chapter["seconds"] = time.perf_counter() - start

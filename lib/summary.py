@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lib.narrative import (
+from lib.headline import (
     headline_sentences,
     lights_rule,
     never_seen_headline,

@@ -10,12 +10,13 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 
 import pandas as pd
 import pytest
 
 from lib.config import NOTEBOOKS_DIR
-from lib.report import main
+from lib.report import kernel_output_to, main
 from lib.runs import data_fingerprint, mark_stale_runs, new_run_dir
 from lib.summary import MAX_SUMMARY_BYTES, SCREENSHOTS, SUMMARY_HTML, SUMMARY_PDF
 
@@ -180,3 +181,19 @@ def test_the_smoke_report_writes_a_light_summary_and_its_pdf_and_light_chapters(
     assert "What would ship" in text and "sent" in text
     for shot in SCREENSHOTS:
         assert (smoke_run / shot).read_bytes()[:4] == b"\x89PNG", shot
+
+
+def test_what_kernels_write_to_stderr_goes_to_the_run_log_not_the_terminal(tmp_path, capfd):
+    with kernel_output_to(tmp_path / "kernels.log"):
+        subprocess.run([sys.executable, "-c", "import sys; sys.stderr.write('I0000 00:00 a log line\\n')"],
+                       check=True)
+        print("progress for the person", file=sys.stderr)
+    said = capfd.readouterr()
+    assert "I0000" not in said.err and "progress for the person" in said.err
+    assert "I0000 00:00 a log line" in (tmp_path / "kernels.log").read_text()
+
+
+def test_the_report_runner_does_not_load_tensorflow():
+    code = "import sys, lib.report; print('tensorflow' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False", "TensorFlow's import prints log lines the terminal should not show"

@@ -14,7 +14,7 @@ LIB = PROJECT_ROOT / "lib"
 # Lowest first: a module may import only from layers below its own (README, "Layout").
 LAYERS = [
     {"config", "part", "settings", "words"},
-    {"data", "explore", "params", "runs"},
+    {"data", "explore", "headline", "params", "runs"},
     {"near_duplicates", "drift"},
     {"splits"},
     {"augment", "models"},

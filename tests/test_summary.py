@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import audit, narrative, plots, summary
+from lib import audit, headline, plots, summary
 
 POINT = {"threshold": 0.3, "why": "the test rule", "review_low": 0.2, "review_high": 0.8}
 
@@ -35,18 +35,18 @@ def changes() -> pd.DataFrame:
 
 
 def test_the_headline_counts_only_parts_never_seen():
-    h = narrative.never_seen_headline(predictions(), POINT)
+    h = headline.never_seen_headline(predictions(), POINT)
     assert (h["parts"], h["defects"], h["shipped"], h["scrapped"], h["review"]) == (4, 2, 1, 1, 1)
-    said = narrative.headline_sentences(h)
+    said = headline.headline_sentences(h)
     assert "On 4 test parts the network had never seen" in said and "shipped 1 defective part," in said
 
 
 def test_a_change_that_breaks_the_verdicts_is_red_and_a_harmless_one_green():
-    lights = narrative.traffic_lights(changes()).set_index("change")
+    lights = headline.traffic_lights(changes()).set_index("change")
     assert lights.loc["blur", "milder light"] == "green" and lights.loc["blur", "stronger light"] == "green"
     assert lights.loc["brighter", "milder light"] == "amber"
     assert lights.loc["brighter", "stronger light"] == "red"
-    assert "do not trust the verdicts" in narrative.traffic_light_html(lights.reset_index())
+    assert "do not trust the verdicts" in headline.traffic_light_html(lights.reset_index())
 
 
 def test_the_drift_sentence_names_a_broken_change_the_warning_misses():
@@ -54,7 +54,7 @@ def test_the_drift_sentence_names_a_broken_change_the_warning_misses():
                            "strength": [0, 1, 2, 0.2, 0.4], "photos": [10] * 5,
                            "photos drifted": [0, 0, 9, 0, 9],
                            "line warned": [False, False, True, False, True]})
-    said = narrative.drift_sentence(warned, narrative.traffic_lights(changes()))
+    said = headline.drift_sentence(warned, headline.traffic_lights(changes()))
     assert "0 photos of 10 drifted" in said and "not warned" in said
     assert "stays quiet on 1 change: brighter (milder)" in said
 
