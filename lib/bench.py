@@ -16,7 +16,8 @@ from lib.data import DataError, find_data_dir
 from lib.evaluate import threshold_metrics
 from lib.params import ParamsError, resolve_params
 from lib.runs import new_run_dir
-from lib.scoring import fast_predictor, score_files
+from lib.runtime import score_files
+from lib.scoring import fast_predictor
 from lib.train import HISTORY_CSV, train_recipe
 
 

@@ -15,3 +15,5 @@ DATA_ENV_VAR = "CASTING_DATA_DIR"
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data" / "casting_data"
 SHARED_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data" / "casting_data"
 KAGGLE_DATASET = "ravirajsinh45/real-life-industrial-dataset-of-casting-product"
+RECIPE = "recipe.json"  # the settings a run's network was trained with (cross-validation is matched on them)
+BEST_MODEL = "best.keras"  # a run's network, the best epoch by validation loss

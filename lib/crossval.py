@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from lib.config import RECIPE
 from lib.data import find_data_dir, load_images
 from lib.decision import add_verdicts
 from lib.evaluate import fold_figures, group_bootstrap_interval
@@ -19,7 +20,7 @@ from lib.models import load_model
 from lib.robustness import robustness_table
 from lib.runs import data_fingerprint
 from lib.scoring import fast_predictor, score_table
-from lib.train import PHOTO_PX, RECIPE, TRAIN_SUMMARY, recipe_of, train_recipe
+from lib.train import PHOTO_PX, TRAIN_SUMMARY, recipe_of, train_recipe
 
 SETTINGS, SUMMARY, OOF, FOLDS, FOLD_SCORES = "cv.json", "cv_summary.json", "oof_predictions.csv", \
     "cv_folds.csv", "scores.csv"

@@ -7,16 +7,20 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import keras
 import numpy as np
 import pandas as pd
 
+from lib.config import BEST_MODEL, RECIPE
 from lib.data import PART_NOT_FOUND
 from lib.drift import load_reference
-from lib.models import load_model
 from lib.part import STAGES
-from lib.scoring import VIEWS, fast_predictor, score_files
-from lib.train import RECIPE
+from lib.runtime import MODEL_TFLITE, VIEWS, Predictor, saved_tflite, score_files, tflite_predictor
+
+try:  # TensorFlow is optional on a line PC: a run's model.tflite is all lib.inspect needs
+    from lib.models import load_model
+    from lib.scoring import fast_predictor
+except ImportError:
+    load_model = fast_predictor = None
 
 OPERATING_POINT = "operating_point.json"
 VERDICT_COLUMNS = ["path", "verdict", "defect_probability", "threshold", "review_low", "review_high",
@@ -151,17 +155,24 @@ def add_verdicts(scored: pd.DataFrame, point: dict) -> pd.DataFrame:
 
 
 def load_inspector(model_path: str | os.PathLike, threshold: float | None = None
-                   ) -> tuple[keras.Model, dict, str]:
-    """The model, its run's checked operating point (the threshold replaced when one is given; its
-    'drift_reference' the run's training photo ranges, None without them), the run id.
+                   ) -> tuple[Predictor, int, dict, str]:
+    """The run's predictor and input size, its checked operating point (the threshold replaced when one is
+    given; 'drift_reference': the training photos' ranges, or None; 'runtime': what scores), the run id.
 
-    Without operating_point.json the verdicts would not match the run's report, so a threshold must then
-    be given (no review band; one view; the input stage from recipe.json). FileNotFoundError or ValueError
-    naming the file otherwise.
+    A run folder (or its best.keras) with an up-to-date model.tflite is scored by LiteRT straight from it,
+    no TensorFlow needed; any other .keras file is loaded with Keras and converted. Without
+    operating_point.json the verdicts would not match the run's report, so a threshold must then be given
+    (no review band; one view; the input stage from recipe.json). FileNotFoundError or ValueError naming
+    the file otherwise.
     """
     model_path = Path(model_path)
-    model = load_model(model_path)
     run_dir = model_path if model_path.is_dir() else model_path.parent
+    tflite = saved_tflite(run_dir) if model_path.is_dir() or model_path.name == BEST_MODEL else None
+    if tflite is None and load_model is None:
+        raise FileNotFoundError(f"{run_dir} has no up-to-date {MODEL_TFLITE} and TensorFlow is not "
+                                "installed: run chapter 3 again on the run (it writes the file), or install "
+                                "TensorFlow")
+    model = None if tflite is not None else load_model(model_path)  # a bad model is named first
     if (run_dir / OPERATING_POINT).is_file():
         point = load_operating_point(run_dir)
     elif threshold is None:
@@ -177,15 +188,21 @@ def load_inspector(model_path: str | os.PathLike, threshold: float | None = None
         point["review_low"], point["review_high"] = (min(point["review_low"], threshold),
                                                      max(point["review_high"], threshold))
     point = check_operating_point(point, "--threshold" if threshold is not None else str(run_dir))
-    return model, {**point, "drift_reference": load_reference(run_dir)}, run_dir.resolve().name
+    if model is None:
+        predict, size = tflite_predictor(tflite.read_bytes(), point["views"])
+        runtime = f"LiteRT on {tflite.name}"
+    else:
+        predict, size, runtime = (fast_predictor(model, point["views"]), int(model.input_shape[1]),
+                                  "Keras model, converted at start")
+    point = {**point, "drift_reference": load_reference(run_dir), "runtime": runtime}
+    return predict, size, point, run_dir.resolve().name
 
 
-def inspect_files(model: keras.Model, point: dict, run_id: str, files: Sequence[str],
-                  batch_size: int = 64, progress: bool = False, predict=None) -> pd.DataFrame:
-    """The verdict table (VERDICT_COLUMNS) for the files: one row each, errors kept (predict: the model's
-    fast predictor, when the caller keeps one across calls)."""
-    predict = predict or fast_predictor(model, point["views"])
-    rows = score_files(predict, int(model.input_shape[1]), files, batch_size, progress, point["input_stage"],
+def inspect_files(predict: Predictor, size: int, point: dict, run_id: str, files: Sequence[str],
+                  batch_size: int = 64, progress: bool = False) -> pd.DataFrame:
+    """The verdict table (VERDICT_COLUMNS) for the files, scored by predict at size px: one row each,
+    errors kept."""
+    rows = score_files(predict, size, files, batch_size, progress, point["input_stage"],
                        point.get("photo_size"), point.get("drift_reference"))
     readable = rows["error"] == ""
     said = verdicts(rows["defect_probability"].fillna(0).to_numpy(), point["threshold"],

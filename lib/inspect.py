@@ -1,10 +1,11 @@
 """Turn photos of new parts into verdicts with a trained model: `python -m lib.inspect PATH... --model RUN`.
 
-Decoding runs in a thread pool, overlapped with batched prediction by a TensorFlow Lite copy of
-the model. Every file found gets one row in the CSV; an unreadable one gets its error and no
-verdict. Dot-files (.DS_Store and the like) are skipped and counted. The output is claimed before any
-scoring (never overwritten, not even by a second run started at the same moment), rows are written as
-they are scored, and an interrupted run keeps them in a file named as partial.
+Decoding runs in a thread pool, overlapped with batched prediction by the run's TensorFlow Lite copy
+of the model (model.tflite, on LiteRT: no TensorFlow needed; requirements-line.txt). Every file found
+gets one row in the CSV; an unreadable one gets its error and no verdict. Dot-files (.DS_Store and the
+like) are skipped and counted. The output is claimed before any scoring (never overwritten, not even
+by a second run started at the same moment), rows are written as they are scored, and an interrupted
+run keeps them in a file named as partial.
 
 Exit status: 0 every file read, 1 some could not be, 2 bad arguments or model, 3 the output could
 not be written, 130 interrupted.
@@ -23,7 +24,6 @@ from tqdm.auto import tqdm
 from lib.data import find_image_files
 from lib.decision import inspect_files, load_inspector
 from lib.drift import DRIFT_REFERENCE, batch_warning
-from lib.scoring import fast_predictor
 from lib.words import plural
 
 CHUNK = 1024  # files scored and written at a time
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         if not files:
             raise FileNotFoundError(f"no files to inspect in {', '.join(args.paths)}"
                                     + (f" ({plural(len(hidden), 'dot-file')} skipped)" if hidden else ""))
-        model, point, run_id = load_inspector(args.model, args.threshold)
+        predict, size, point, run_id = load_inspector(args.model, args.threshold)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -75,20 +75,18 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         print(f"error: cannot write {out}: {err.strerror}; choose another --out", file=sys.stderr)
         return EXIT_WRITE
-    return write_verdicts(model, point, run_id, files, hidden, out, args.batch_size)
+    return write_verdicts(predict, size, point, run_id, files, hidden, out, args.batch_size)
 
 
-def write_verdicts(model, point: dict, run_id: str, files: list[str], hidden: list[str], out: Path,
-                   batch_size: int) -> int:
+def write_verdicts(predict, size: int, point: dict, run_id: str, files: list[str], hidden: list[str],
+                   out: Path, batch_size: int) -> int:
     """Score the files a chunk at a time into out's .part file, then move it into place; the exit status."""
     part = out.with_name(out.name + ".part")
-    predict = fast_predictor(model, point["views"])
     done, written = 0, []
     try:
         with tqdm(total=len(files), unit="image", file=sys.stderr) as bar:
             for start in range(0, len(files), CHUNK):
-                rows = inspect_files(model, point, run_id, files[start:start + CHUNK], batch_size,
-                                     predict=predict)
+                rows = inspect_files(predict, size, point, run_id, files[start:start + CHUNK], batch_size)
                 first = not done  # a fresh .part, whatever an earlier run left
                 neutralise_formulas(rows).to_csv(part, mode="w" if first else "a", header=first, index=False)
                 done += len(rows)
@@ -121,7 +119,8 @@ def write_verdicts(model, point: dict, run_id: str, files: list[str], hidden: li
              "writes one).")
     print(f"{plural(len(rows), 'file')}: {summary}.{skipped}{drift} Threshold {point['threshold']:.4f}, "
           "review band "
-          f"[{point['review_low']}, {point['review_high']}), model run {run_id}. Written to {out}.")
+          f"[{point['review_low']}, {point['review_high']}), model run {run_id} ({point['runtime']}). "
+          f"Written to {out}.")
     for error in rows.loc[rows["error"] != "", "error"]:
         print(f"error: {error}", file=sys.stderr)
     if warning := batch_warning(rows.loc[rows["error"] == "", "drift"].tolist()):

@@ -8,7 +8,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
-BEST_MODEL = "best.keras"  # the file a run folder keeps its best model in
+from lib.config import BEST_MODEL
 
 
 def seed_baseline(image_size: int = 300) -> keras.Model:

@@ -13,15 +13,15 @@ import tensorflow as tf
 
 from lib import part
 from lib.augment import build_augmentation, camera_change, camera_config
+from lib.config import BEST_MODEL, RECIPE
 from lib.data import load_images, network_input
-from lib.models import BEST_MODEL, build_model, compile_model, load_model
+from lib.models import build_model, compile_model, load_model
 from lib.splits import load_table
 
 HISTORY_CSV = "history.csv"
 HISTORY_JSON = "history.json"
 TRAIN_SUMMARY = "train_summary.json"
 PHOTO_PX = 300  # the most photo pixels a side kept for camera changes
-RECIPE = "recipe.json"  # the settings a run's network was trained with (cross-validation is matched on them)
 RECIPE_KEYS = ("seed", "subset", "val_fraction", "near_twin_cutoff", "image_size", "batch_size",
                "augmentation", "model_name", "epochs", "learning_rate", "lr_schedule", "patience",
                "precise_bn_batches", "input_stage")

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+import time
 
 import cv2
 import numpy as np
@@ -11,10 +15,12 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from lib.config import PROJECT_ROOT
 from lib.data import DataError, decode_image
 from lib.inspect import claim_output, main
-from lib.models import build_model
-from lib.scoring import dihedral_views, fast_predictor
+from lib.models import build_model, load_model
+from lib.runtime import MODEL_TFLITE, dihedral_views, saved_tflite, tflite_predictor
+from lib.scoring import fast_predictor, save_tflite
 from tests.conftest import fake_part
 
 
@@ -296,3 +302,47 @@ def test_a_batch_size_out_of_range_is_refused_before_loading_anything(run_dir, m
                  "--batch-size", size]) == 2
     assert "--batch-size must be from 1 to 4096" in capsys.readouterr().err
     assert not (tmp_path / "v.csv").exists()
+
+
+def test_the_saved_tflite_model_on_litert_gives_the_keras_scores_to_1e_5(tmp_path):
+    model = build_model("fast_cnn", 32)
+    images = np.random.default_rng(0).integers(0, 256, (6, 32, 32), dtype=np.uint8)
+    expected = model.predict(images[..., None].astype(np.float32) / 255.0, verbose=0).ravel()
+    predict, size = tflite_predictor(save_tflite(model, tmp_path).read_bytes(), views=1)
+    assert size == 32 and np.allclose(predict(images), expected, atol=1e-5)
+
+
+def test_an_older_tflite_than_the_keras_model_is_not_used(tmp_path):
+    model = build_model("fast_cnn", 32)
+    save_tflite(model, tmp_path)
+    assert saved_tflite(tmp_path) == tmp_path / MODEL_TFLITE
+    model.save(tmp_path / "best.keras")  # retrained after the flatbuffer was written
+    os.utime(tmp_path / "best.keras", (time.time() + 5, time.time() + 5))
+    assert saved_tflite(tmp_path) is None
+
+
+NO_TENSORFLOW = ("import sys\n"
+                 "for name in ('tensorflow', 'keras', 'tf_keras'):\n"
+                 "    sys.modules[name] = None  # import tensorflow now fails, as on a line PC without it\n"
+                 "from lib.inspect import main\n"
+                 "code = main(sys.argv[1:])\n"
+                 "assert 'tensorflow' not in {m for m, v in sys.modules.items() if v is not None}\n"
+                 "sys.exit(code)\n")
+
+
+def test_inspect_runs_without_tensorflow_on_the_runs_tflite_model(run_dir, mixed_folder, tmp_path):
+    save_tflite(load_model(run_dir), run_dir)
+    out = tmp_path / "v.csv"
+    done = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, str(mixed_folder), "--model", str(run_dir),
+                           "--out", str(out)], capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert done.returncode == 1, done.stderr  # 1: the bad files of the folder
+    rows = pd.read_csv(out, keep_default_na=False)
+    assert len(rows) == 8 and (rows.verdict != "").sum() == 5 and "LiteRT on model.tflite" in done.stdout
+
+
+def test_without_tensorflow_a_run_without_tflite_is_refused_naming_the_fix(run_dir, mixed_folder, tmp_path):
+    args = [str(mixed_folder), "--model", str(run_dir), "--out", str(tmp_path / "v.csv")]
+    done = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, *args], capture_output=True, text=True,
+                          cwd=PROJECT_ROOT)
+    assert done.returncode == 2
+    assert "no up-to-date model.tflite and TensorFlow is not installed" in done.stderr

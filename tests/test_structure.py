@@ -16,7 +16,7 @@ LAYERS = [
     {"config", "part", "settings", "words"},
     {"data", "explore", "headline", "params", "runs"},
     {"near_duplicates", "drift"},
-    {"splits"},
+    {"splits", "runtime"},
     {"augment", "models"},
     {"train", "scoring"},
     {"decision"},

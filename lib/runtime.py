@@ -1,0 +1,102 @@
+"""Scoring on the line, without TensorFlow: the eight views, a run's TensorFlow Lite model run by LiteRT, and
+files to scores.
+
+A line PC needs numpy, opencv and ai-edge-litert (requirements-line.txt), not TensorFlow: training writes
+MODEL_TFLITE beside best.keras, and lib.inspect scores with it. Chapters and tests convert a Keras model in
+memory (scoring.fast_predictor) and run it through the very same predictor.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from ai_edge_litert.interpreter import Interpreter
+from tqdm.auto import tqdm
+
+from lib.config import BEST_MODEL
+from lib.data import try_read_image
+from lib.drift import drift_notes, photo_measures
+
+VIEWS = (1, 8)  # score the photo as taken, or the mean over its eight turned and mirrored views
+MODEL_TFLITE = "model.tflite"  # the run's network as a TensorFlow Lite flatbuffer, for the line
+
+Predictor = Callable[[np.ndarray], np.ndarray]
+
+
+def dihedral_views(images: np.ndarray) -> np.ndarray:
+    """(N, H, W) square images to (8N, H, W): the four quarter turns, then the same mirrored."""
+    turns = [np.rot90(images, turn, axes=(1, 2)) for turn in range(4)]
+    return np.concatenate(turns + [turned[:, :, ::-1] for turned in turns])
+
+
+def tflite_predictor(flatbuffer: bytes, views: int = 1) -> tuple[Predictor, int]:
+    """A TensorFlow Lite model on LiteRT (XNNPACK, every core): a function from (N, H, W) uint8 images to N
+    defect probabilities (with views=8, each the mean over the eight dihedral views), and its input size."""
+    if views not in VIEWS:
+        raise ValueError(f"test_time_views must be one of {VIEWS}, not {views}")
+    interpreter = Interpreter(model_content=flatbuffer, num_threads=os.cpu_count())
+    source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    shape: list[int] = []
+
+    def predict(images: np.ndarray) -> np.ndarray:
+        x = (dihedral_views(images) if views > 1 else images)[..., None].astype(np.float32) / 255.0
+        if list(x.shape) != shape:
+            interpreter.resize_tensor_input(source["index"], list(x.shape))
+            interpreter.allocate_tensors()
+            shape[:] = x.shape
+        interpreter.set_tensor(source["index"], x)
+        interpreter.invoke()
+        return interpreter.get_tensor(target["index"]).reshape(views, -1).mean(axis=0)
+
+    return predict, int(source["shape"][1])
+
+
+def saved_tflite(run_dir: str | os.PathLike) -> Path | None:
+    """The run's MODEL_TFLITE when it is at least as new as its best.keras, else None."""
+    run_dir = Path(run_dir)
+    tflite, keras_file = run_dir / MODEL_TFLITE, run_dir / BEST_MODEL
+    if not tflite.is_file():
+        return None
+    if keras_file.is_file() and keras_file.stat().st_mtime > tflite.stat().st_mtime:
+        return None  # retrained since: the flatbuffer is of an older network
+    return tflite
+
+
+def score_files(predict: Predictor, size: int, paths: Sequence[str], batch_size: int = 64,
+                progress: bool = False, stage: str = "photo", photo_size: Sequence[int] | None = None,
+                reference: dict | None = None) -> pd.DataFrame:
+    """One row per path: defect_probability (NaN if unreadable or no part found), note (what is unusual,
+    given the training photos' size), drift (what lies outside the training photos' range, when a drift
+    reference is given), error; decoding (through the input stage) overlaps prediction."""
+    scores = np.full(len(paths), np.nan, np.float32)
+    notes, drifts, errors = [""] * len(paths), [""] * len(paths), [""] * len(paths)
+    batch, where = [], []
+
+    def load(path: str) -> tuple[np.ndarray | None, str, str, str]:
+        image, note, error, photo = try_read_image(path, size, stage, photo_size)
+        drifted = drift_notes(photo_measures(photo), reference) if reference and image is not None else ""
+        return image, note, error, drifted
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        loaded = pool.map(load, paths)
+        if progress:
+            loaded = tqdm(loaded, total=len(paths), unit="image", file=sys.stderr)
+        for i, (image, note, error, drifted) in enumerate(loaded):
+            notes[i], errors[i], drifts[i] = note, error, drifted
+            if image is None:
+                continue
+            batch.append(image)
+            where.append(i)
+            if len(batch) == batch_size:
+                scores[where] = predict(np.stack(batch))
+                batch, where = [], []
+    if batch:
+        scores[where] = predict(np.stack(batch))
+    return pd.DataFrame({"path": [str(p) for p in paths], "defect_probability": scores,
+                         "note": notes, "drift": drifts, "error": errors})
