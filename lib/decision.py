@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -213,3 +215,23 @@ def inspect_files(predict: Predictor, size: int, point: dict, run_id: str, files
         point["threshold"], point["review_low"], point["review_high"])
     rows["run_id"] = run_id
     return rows[VERDICT_COLUMNS]
+
+
+@functools.lru_cache(maxsize=4)
+def _inspector_once(model_path: str, threshold: float | None) -> tuple[Predictor, int, dict, str]:
+    predict, size, point, run_id = load_inspector(model_path, threshold)
+    lock = threading.Lock()  # one interpreter per process: its threads take turns
+
+    def guarded(images: np.ndarray) -> np.ndarray:
+        with lock:
+            return predict(images)
+
+    return guarded, size, point, run_id
+
+
+def inspect_chunk(model_path: str, threshold: float | None, files: Sequence[str], batch_size: int = 64
+                  ) -> pd.DataFrame:
+    """inspect_files for one chunk of files, the run's inspector loaded once per process (the task each
+    Dask worker runs for `lib.inspect --workers/--dask`)."""
+    predict, size, point, run_id = _inspector_once(str(model_path), threshold)
+    return inspect_files(predict, size, point, run_id, list(files), batch_size)

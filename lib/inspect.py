@@ -14,19 +14,27 @@ not be written, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
 from tqdm.auto import tqdm
 
 from lib.data import find_image_files
-from lib.decision import inspect_files, load_inspector
+from lib.decision import inspect_chunk, inspect_files, load_inspector
 from lib.drift import DRIFT_REFERENCE, batch_warning
 from lib.words import plural
 
-CHUNK = 1024  # files scored and written at a time
+try:  # optional: a line PC scoring one folder needs no Dask
+    from dask.distributed import Client, LocalCluster
+except ImportError:
+    Client = LocalCluster = None
+
+CHUNK = 1024  # files scored and written at a time (one Dask task each)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs a cell starting so as a formula
 EXIT_UNREADABLE, EXIT_USAGE, EXIT_WRITE, EXIT_INTERRUPTED = 1, 2, 3, 130
 
@@ -53,9 +61,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=64, help="photos per network call (1 to 4096)")
     parser.add_argument("--threshold", type=float, default=None,
                         help="this threshold instead of the run's operating_point.json (needed without one)")
+    spread = parser.add_mutually_exclusive_group()
+    spread.add_argument("--workers", type=int, default=0,
+                        help="score on a local Dask cluster of this many worker processes")
+    spread.add_argument("--dask", metavar="ADDRESS", default="",
+                        help="score on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786); "
+                             "every worker needs this project and read access to the files and run folder")
     args = parser.parse_args(argv)
     if not 1 <= args.batch_size <= 4096:
         print(f"error: --batch-size must be from 1 to 4096, got {args.batch_size}", file=sys.stderr)
+        return EXIT_USAGE
+    if (args.workers or args.dask) and Client is None:
+        print("error: --workers and --dask need Dask: pip install 'dask[distributed]'", file=sys.stderr)
+        return EXIT_USAGE
+    if args.workers < 0:
+        print(f"error: --workers must be 1 or more, got {args.workers}", file=sys.stderr)
         return EXIT_USAGE
     try:
         files, hidden = find_image_files(args.paths)
@@ -75,18 +95,46 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         print(f"error: cannot write {out}: {err.strerror}; choose another --out", file=sys.stderr)
         return EXIT_WRITE
-    return write_verdicts(predict, size, point, run_id, files, hidden, out, args.batch_size)
+    if not (args.workers or args.dask):
+        chunks = (inspect_files(predict, size, point, run_id, files[start:start + CHUNK], args.batch_size)
+                  for start in range(0, len(files), CHUNK))
+        return write_verdicts(chunks, point, run_id, files, hidden, out)
+    try:
+        cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=None,
+                               silence_logs=logging.ERROR) if args.workers else None
+        client = Client(cluster or args.dask, timeout="30s")
+    except (OSError, TimeoutError, ValueError) as err:
+        out.unlink(missing_ok=True)
+        print(f"error: cannot reach the Dask cluster {args.dask or 'started here'}: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    with client, cluster or contextlib.nullcontext():
+        return write_verdicts(dask_chunks(client, str(Path(args.model).resolve()), args.threshold, files,
+                                          args.batch_size), point, run_id, files, hidden, out)
 
 
-def write_verdicts(predict, size: int, point: dict, run_id: str, files: list[str], hidden: list[str],
-                   out: Path, batch_size: int) -> int:
-    """Score the files a chunk at a time into out's .part file, then move it into place; the exit status."""
+def dask_chunks(client, model: str, threshold: float | None, files: list[str], batch_size: int
+                ) -> Iterator[pd.DataFrame]:
+    """The verdict rows of each CHUNK of files, scored as one Dask task each, yielded in file order (each
+    file scored once; a task lost with its worker is run again, up to twice)."""
+    chunks = [files[start:start + CHUNK] for start in range(0, len(files), CHUNK)]
+    futures = client.map(inspect_chunk, [model] * len(chunks), [threshold] * len(chunks), chunks,
+                         [batch_size] * len(chunks), retries=2, pure=False)
+    try:
+        for future in futures:
+            yield future.result()
+    finally:
+        client.cancel(futures)
+
+
+def write_verdicts(chunks: Iterable[pd.DataFrame], point: dict, run_id: str, files: list[str],
+                   hidden: list[str], out: Path) -> int:
+    """Write each chunk of verdict rows into out's .part file as it comes, then move it into place; the
+    exit status."""
     part = out.with_name(out.name + ".part")
     done, written = 0, []
     try:
         with tqdm(total=len(files), unit="image", file=sys.stderr) as bar:
-            for start in range(0, len(files), CHUNK):
-                rows = inspect_files(predict, size, point, run_id, files[start:start + CHUNK], batch_size)
+            for rows in chunks:
                 first = not done  # a fresh .part, whatever an earlier run left
                 neutralise_formulas(rows).to_csv(part, mode="w" if first else "a", header=first, index=False)
                 done += len(rows)

@@ -346,3 +346,22 @@ def test_without_tensorflow_a_run_without_tflite_is_refused_naming_the_fix(run_d
                           cwd=PROJECT_ROOT)
     assert done.returncode == 2
     assert "no up-to-date model.tflite and TensorFlow is not installed" in done.stderr
+
+
+def test_a_local_dask_cluster_of_two_workers_gives_the_same_rows_as_one_process(run_dir, tmp_path,
+                                                                                 monkeypatch):
+    pytest.importorskip("dask.distributed")
+    import lib.inspect as inspect_module
+
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    for i in range(7):
+        cv2.imwrite(str(folder / f"part-{i}.png"), fake_part(np.random.default_rng(i), i % 2 == 0, 32))
+    (folder / "broken.jpeg").write_bytes(b"\xff\xd8 not a photo")
+    monkeypatch.setattr(inspect_module, "CHUNK", 3)  # three tasks, so both workers get some
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    assert main([str(folder), "--model", str(run_dir), "--out", str(one)]) == 1
+    assert main([str(folder), "--model", str(run_dir), "--out", str(two), "--workers", "2"]) == 1
+    single, spread = pd.read_csv(one, keep_default_na=False), pd.read_csv(two, keep_default_na=False)
+    assert spread.path.tolist() == single.path.tolist()  # every file once, in the same order
+    pd.testing.assert_frame_equal(spread, single, check_exact=False, atol=1e-6)
