@@ -16,6 +16,7 @@ import pandas as pd
 from lib.crossval import fold_scores, matching_cv_run
 from lib.evaluate import REPEAT_PREDICTIONS, REPEAT_SETTINGS
 from lib.runs import data_fingerprint
+from lib.words import plural
 
 LABEL_AUDIT = "label_audit.csv"
 SURE = 0.95  # a network this sure of the other class is worth a look
@@ -78,22 +79,32 @@ def sure_and_wrong(oof: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
 
 
 def label_audit(table: pd.DataFrame, model_run: Path, data_root: Path) -> tuple[pd.DataFrame, list[str]]:
-    """Every doubtful label with its reason and evidence (one row per part and reason), and the sources
-    that were not there to read."""
+    """Every doubtful label with its reason and evidence (one row per part and reason), and what each
+    source of evidence gave (or that it was not there to read), in words."""
     outputs = Path(model_run).parent
-    parts, missing = [mixed_groups(table)], []
+    groups = mixed_groups(table)
+    parts = [groups]
+    mixed = table.loc[table["label_conflict"], "twin_group"].nunique()
+    said = [f"near-twin groups holding both labels: {mixed} ({plural(len(groups), 'photo')} of their smaller "
+            "class listed)"]
     repeat = last_repeat(outputs, data_root)
     if repeat is None:
-        missing.append("no `make repeat` run with per-part scores on this data yet")
+        said.append("no `make repeat` run with per-part scores on this data yet")
     else:
-        parts.append(always_wrong(pd.read_csv(repeat / REPEAT_PREDICTIONS), table))
+        scored = pd.read_csv(repeat / REPEAT_PREDICTIONS)
+        parts.append(always_wrong(scored, table))
+        said.append(f"`make repeat` run {repeat.name} ({plural(scored['seed'].nunique(), 'seed')}, "
+                    f"{scored['path'].nunique():,} validation and test parts): "
+                    f"{plural(len(parts[-1]), 'part')} every seed got wrong")
     cv = matching_cv_run(model_run, data_root)
     if cv is None:
-        missing.append("no `make cv` run of this recipe on this data yet")
+        said.append("no `make cv` run of this recipe on this data yet")
     else:
         parts.append(sure_and_wrong(fold_scores(cv).query("split == 'test'"), table))
+        said.append(f"`make cv` run {cv.name}: {plural(len(parts[-1]), 'photo')} its never-seen networks "
+                    f"were at least {SURE:.0%} sure belong to the other class")
     audit = pd.concat([p for p in parts if len(p)] or [parts[0]], ignore_index=True)
-    return audit.sort_values(["reason", "path"]).reset_index(drop=True), missing
+    return audit.sort_values(["reason", "path"]).reset_index(drop=True), said
 
 
 def named_parts(audit: pd.DataFrame, table: pd.DataFrame, scored: pd.DataFrame | None = None) -> str:
@@ -113,11 +124,10 @@ def named_parts(audit: pd.DataFrame, table: pd.DataFrame, scored: pd.DataFrame |
     return "Public projects on this data call two files likely mislabelled: " + "; ".join(said) + "."
 
 
-def audit_sentence(audit: pd.DataFrame, missing: list[str]) -> str:
-    """How many labels look doubtful and why, and which evidence could not be read."""
+def audit_sentence(audit: pd.DataFrame, sources: list[str]) -> str:
+    """How many labels look doubtful, and what each source of evidence gave."""
     counts = audit.drop_duplicates("path")["class_name"].value_counts()
-    why = "; ".join(f"{reason}: {n}" for reason, n in audit.groupby("reason")["path"].nunique().items())
     filed = ", ".join(f"{n} filed {c}" for c, n in counts.items())
-    found = (f"**{audit['path'].nunique()} photos have a doubtful label** ({filed}): {why}. Saved as "
+    found = (f"**{plural(audit['path'].nunique(), 'photo')} with a doubtful label** ({filed}), saved as "
              f"`{LABEL_AUDIT}`." if len(audit) else "**No label looks doubtful** by the evidence read.")
-    return found + (f" Not read: {'; '.join(missing)}." if missing else "")
+    return found + " Evidence read: " + "; ".join(sources) + "."

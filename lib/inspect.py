@@ -41,7 +41,7 @@ EXIT_UNREADABLE, EXIT_USAGE, EXIT_WRITE, EXIT_INTERRUPTED = 1, 2, 3, 130
 
 def neutralise_formulas(rows: pd.DataFrame) -> pd.DataFrame:
     """Text cells a spreadsheet would run as a formula, prefixed with ' (OWASP's CSV-injection advice)."""
-    text = rows.select_dtypes(include="object").columns
+    text = rows.select_dtypes(include=["object", "string"]).columns
     return rows.assign(**{c: rows[c].map(lambda v: f"'{v}" if isinstance(v, str) and v.startswith(
         FORMULA_STARTS) else v) for c in text})
 

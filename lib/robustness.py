@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -106,12 +108,19 @@ def robustness_table(predict: Callable[[np.ndarray], np.ndarray], size: int, pho
 def drift_table(photos: np.ndarray, reference: dict, seed: int = 0) -> pd.DataFrame:
     """Per change and strength (and none), as lib.inspect's drift check would see the changed photos: how
     many drift, whether the batch warning fires, and the most common reason."""
-    rows = [("none", 0.0, list(photos))]
-    rows += [(name, strength, [perturb(im, name, strength, seed + i) for i, im in enumerate(photos)])
-             for name, (_, strengths, _) in PERTURBATIONS.items() for strength in strengths]
+    def notes_for(name: str, strength: float) -> pd.Series:
+        def one(item: tuple[int, np.ndarray]) -> str:
+            i, image = item
+            changed = image if name == "none" else perturb(image, name, strength, seed + i)
+            return drift_notes(photo_measures(changed), reference)
+
+        with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+            return pd.Series(list(pool.map(one, enumerate(photos))), dtype=str)
+
     table = []
-    for name, strength, images in rows:
-        notes = pd.Series([drift_notes(photo_measures(im), reference) for im in images])
+    for name, strength in [("none", 0.0)] + [(n, s) for n, (_, strengths, _) in PERTURBATIONS.items()
+                                             for s in strengths]:
+        notes = notes_for(name, strength)
         reasons = notes[notes != ""].str.split("; ").explode()
         table.append({"change": name, "strength": strength, "photos": len(notes),
                       "photos drifted": int((notes != "").sum()),
