@@ -20,6 +20,7 @@ import pandas as pd
 
 from lib.data import DataError, decode_image
 from lib.part import LIGHT_PERCENTILES, MARGIN, RIM_FRACTION, Circle, centre_part, find_part, part_mask
+from lib.runs import write_whole
 
 DRIFT_REFERENCE = "drift_reference.json"
 TOLERANCE = 0.25  # the training range is widened by this share of its 1st-99th percentile spread, each side
@@ -108,10 +109,7 @@ def batch_warning(drift: Sequence[str]) -> str:
 def save_reference(run_dir: str | os.PathLike, paths: Sequence[str]) -> dict:
     """Measure the training photos and write DRIFT_REFERENCE in the run folder; the reference."""
     reference = training_reference(measure_files(paths))
-    target = Path(run_dir) / DRIFT_REFERENCE
-    partial = target.with_name(target.name + ".part")
-    partial.write_text(json.dumps(reference, indent=2))
-    os.replace(partial, target)
+    write_whole(Path(run_dir) / DRIFT_REFERENCE, json.dumps(reference, indent=2))
     return reference
 
 

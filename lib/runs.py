@@ -81,10 +81,18 @@ def write_manifest(run_dir: Path, manifest: dict) -> None:
 
 
 def _replace_manifest(path: Path, manifest: dict) -> None:
-    """Write a manifest to a temporary file beside path, then move it over path in one step."""
+    """Write a manifest whole over path."""
+    write_whole(path, json.dumps(manifest, indent=2))
+
+
+def write_whole(path: str | os.PathLike, content: str | bytes) -> Path:
+    """Write content to a temporary file beside path, then move it over path in one step: a reader sees the
+    old file or the new one, never half of one."""
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(manifest, indent=2))
+    tmp.write_bytes(content.encode() if isinstance(content, str) else content)
     os.replace(tmp, path)
+    return path
 
 
 def _alive(pid: int) -> bool:

@@ -13,6 +13,7 @@ import keras
 import pandas as pd
 import tensorflow as tf
 
+from lib.runs import write_whole
 from lib.runtime import MODEL_TFLITE, VIEWS, Predictor, score_files, tflite_predictor
 
 
@@ -30,11 +31,7 @@ def to_tflite(model: keras.Model) -> bytes:
 
 def save_tflite(model: keras.Model, run_dir: str | os.PathLike) -> Path:
     """Write the model as the run's MODEL_TFLITE (whole or not at all), for lib.inspect on the line."""
-    target = Path(run_dir) / MODEL_TFLITE
-    partial = target.with_name(target.name + ".part")
-    partial.write_bytes(to_tflite(model))
-    os.replace(partial, target)
-    return target
+    return write_whole(Path(run_dir) / MODEL_TFLITE, to_tflite(model))
 
 
 def fast_predictor(model: keras.Model, views: int = 1) -> Predictor:

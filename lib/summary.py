@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -27,6 +26,7 @@ from lib.headline import (
     traffic_lights,
 )
 from lib.plots import SUMMARY_PARTS
+from lib.runs import write_whole
 
 SUMMARY_HTML, SUMMARY_PDF = "summary.html", "summary.pdf"
 SCREENSHOTS = ("screenshot-index.png", "screenshot-summary-page1.png")
@@ -105,7 +105,7 @@ def write_summary(run_dir: Path) -> Path:
     if len(text.encode()) > MAX_SUMMARY_BYTES:
         raise ValueError(f"{run_dir / SUMMARY_HTML} would be {len(text.encode()) / 1e6:.1f} MB, over "
                          f"{MAX_SUMMARY_BYTES / 1e6:.0f} MB: too many mistakes to show as pictures")
-    _write_whole(run_dir / SUMMARY_HTML, text)
+    write_whole(run_dir / SUMMARY_HTML, text)
     return run_dir / SUMMARY_HTML
 
 
@@ -146,9 +146,3 @@ def _run_chromium(args: list[str], target: Path) -> None:
     if done.returncode or not target.is_file() or not target.stat().st_size:
         raise RuntimeError(f"Chromium could not write {target} (exit {done.returncode}): "
                            f"{done.stderr.strip().splitlines()[-1:] or ''}")
-
-
-def _write_whole(target: Path, text: str) -> None:
-    partial = target.with_name(target.name + ".part")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, target)
