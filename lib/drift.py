@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from lib.data import DataError, decode_image
-from lib.part import LIGHT_PERCENTILES, MARGIN, RIM_FRACTION, Circle, centre_part, find_part, part_mask
+from lib.part import LIGHT_PERCENTILES, MARGIN, RIM_FRACTION, centre_part, find_part, part_mask
 from lib.runs import write_whole
 
 DRIFT_REFERENCE = "drift_reference.json"
@@ -38,9 +38,9 @@ MEASURES = {
 }
 
 
-def photo_measures(image: np.ndarray, circle: Circle | None = None) -> dict[str, float] | None:
+def photo_measures(image: np.ndarray) -> dict[str, float] | None:
     """The drift measures of one grey photo (MEASURES), or None when no part is found in it."""
-    circle = circle or find_part(image)
+    circle = find_part(image)
     if circle is None:
         return None
     x, y, radius = circle
