@@ -8,11 +8,12 @@ MODEL  ?= outputs/latest
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 N      ?= 5
 K      ?= 5
+BUDGET ?= 300
 OUT    ?= outputs/verdicts-$(shell date +%Y%m%d-%H%M%S)-$(shell echo $$PPID).csv  # the make process id: two at once differ
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup browser data test test-fast lab report bench repeat cv inspect clean lint
+.PHONY: help setup browser data test test-fast lab report bench backbones repeat cv inspect clean lint
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,6 +51,9 @@ report: setup data ## run every notebook with PARAMS (default params/default.yam
 
 bench: setup data ## train the seed recipe and ours on the real data; print and save speed and accuracy
 	$(BIN)/python -m lib.bench
+
+backbones: setup data ## train fast_cnn and standard Keras networks BUDGET s each (300) on the grouped split (or PARAMS); compare on never-seen parts
+	$(BIN)/python -m lib.backbones --budget $(BUDGET) $(if $(filter command line environment,$(origin PARAMS)),--params $(PARAMS))
 
 repeat: setup data ## train PARAMS' network with N seeds (N=5) and print mean and sd of the test figures
 	$(BIN)/python -m lib.repeat --n $(N) --params $(PARAMS)

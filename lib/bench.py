@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ from lib.data import DataError, find_data_dir
 from lib.evaluate import threshold_metrics
 from lib.params import ParamsError, resolve_params
 from lib.runs import new_run_dir
-from lib.runtime import score_files
+from lib.runtime import inspection_speed, score_files
 from lib.scoring import fast_predictor
 from lib.train import HISTORY_CSV, train_recipe
 
@@ -28,11 +27,8 @@ def bench_one(p: dict, out: Path) -> tuple[dict, pd.DataFrame]:
     paths, size = test["path"].tolist(), int(best.input_shape[1])
     predict = fast_predictor(best, p["test_time_views"])
     stage = p["input_stage"]
-    score_files(predict, size, paths[:64], stage=stage)  # warm-up
-    start = time.perf_counter()
     scores = score_files(predict, size, paths, batch_size=64, stage=stage)["defect_probability"].to_numpy()
-    throughput = len(test) / (time.perf_counter() - start)
-    latency = single_image_latency(predict, size, paths[:200], stage)
+    throughput, latency = inspection_speed(predict, size, paths, stage)
     m = threshold_metrics(test["label"].to_numpy(), scores, 0.5)
     row = {"model": p["model_name"], "image px": p["image_size"], "input": stage,
            "views scored": p["test_time_views"],
@@ -43,17 +39,6 @@ def bench_one(p: dict, out: Path) -> tuple[dict, pd.DataFrame]:
            "FN": m["fn"], "FP": m["fp"], "images/s (JPEG to prob, batch 64)": round(throughput),
            "one image p95 ms": round(latency, 1)}
     return row, pd.read_csv(out / HISTORY_CSV)
-
-
-def single_image_latency(predict, size: int, paths: list[str], stage: str = "photo",
-                         percentile: float = 95) -> float:
-    """The given percentile of milliseconds to answer one image file at a time (model loaded)."""
-    times = []
-    for path in paths:
-        start = time.perf_counter()
-        score_files(predict, size, [path], stage=stage)
-        times.append(1000 * (time.perf_counter() - start))
-    return float(np.percentile(times, percentile))
 
 
 def seconds_to_reach(history: pd.DataFrame, accuracy: float) -> float:

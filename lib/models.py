@@ -1,4 +1,4 @@
-"""The networks by name (the two seed tutorials' and our fast one), and loading a saved one."""
+"""The networks by name (the seed tutorials', our fast one, standard Keras backbones), and loading one."""
 
 from __future__ import annotations
 
@@ -59,11 +59,45 @@ def fast_cnn(image_size: int = 128, widths: Sequence[int] = (12, 24, 48, 96),
     return keras.Model(inputs, outputs, name="fast_cnn")
 
 
+def standard_backbone(application: Callable[..., keras.Model], image_size: int, scale: float, offset: float,
+                      name: str, dropout: float = 0.2, **options) -> keras.Model:
+    """A keras.applications network, untrained (weights=None: nothing can be downloaded here), on one grey
+    channel: our [0, 1] input rescaled to the range it expects, its features averaged, one sigmoid.
+
+    The layers are those of one flat model, so batch-norm re-estimation and Grad-CAM see them all.
+    """
+    inputs = keras.Input((image_size, image_size, 1))
+    expected = layers.Rescaling(scale, offset, name="to_backbone_range")(inputs)
+    base = application(include_top=False, weights=None, input_tensor=expected, pooling="avg", **options)
+    outputs = layers.Dense(1, activation="sigmoid", name="defect")(layers.Dropout(dropout)(base.output))
+    return keras.Model(inputs, outputs, name=name)
+
+
+def mobilenet_v3_small(image_size: int = 112) -> keras.Model:
+    """MobileNetV3Small (Howard et al. 2019), which rescales 0-255 to [-1, 1] itself."""
+    return standard_backbone(keras.applications.MobileNetV3Small, image_size, 255.0, 0.0,
+                             "mobilenet_v3_small")
+
+
+def efficientnet_b0(image_size: int = 112) -> keras.Model:
+    """EfficientNetB0 (Tan and Le 2019), which rescales 0-255 to [0, 1] itself."""
+    return standard_backbone(keras.applications.EfficientNetB0, image_size, 255.0, 0.0, "efficientnet_b0")
+
+
+def resnet50(image_size: int = 112) -> keras.Model:
+    """ResNet50 (He et al. 2016), given [-1, 1]; the smallest ResNet keras.applications has."""
+    return standard_backbone(keras.applications.ResNet50, image_size, 2.0, -1.0, "resnet50")
+
+
 MODELS: dict[str, Callable[..., keras.Model]] = {
     "seed_baseline": seed_baseline,
     "seed_wide": seed_wide,
     "fast_cnn": fast_cnn,
+    "mobilenet_v3_small": mobilenet_v3_small,
+    "efficientnet_b0": efficientnet_b0,
+    "resnet50": resnet50,
 }
+BACKBONES = ("fast_cnn", "mobilenet_v3_small", "efficientnet_b0", "resnet50")  # make backbones compares these
 
 
 def build_model(name: str, image_size: int) -> keras.Model:

@@ -66,6 +66,12 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def newest_finished(outputs: Path, kind: str, marker: str) -> Path | None:
+    """The newest outputs/<stamp>-<kind> folder holding `marker` (a file written when that run finished)."""
+    done = sorted(path.parent for path in Path(outputs).glob(f"*-{kind}/{marker}"))
+    return done[-1] if done else None
+
+
 def point_latest(outputs: Path, run_dir: Path) -> None:
     """Point outputs/latest at run_dir, replacing the old link atomically."""
     tmp = outputs / f".latest-{os.getpid()}"

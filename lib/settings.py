@@ -50,8 +50,24 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
 }
 
 
+# the names a text parameter may take (lib/models.py's MODELS, lib/splits.py, lib/decision.py, ...; tests
+# keep each list equal to the code that acts on it)
+CHOICES: dict[str, tuple[str, ...]] = {
+    "model_name": ("fast_cnn", "seed_baseline", "seed_wide", "mobilenet_v3_small", "efficientnet_b0",
+                   "resnet50"),
+    "split": ("published", "grouped"),
+    "input_stage": ("part", "photo"),
+    "lr_schedule": ("cosine", "constant"),
+    "threshold_rule": ("scrap_budget", "min_cost", "full_recall"),
+    "unreadable_images": ("skip", "fail"),
+    "distribution": ("default", "mirrored"),
+}
+
+
 def out_of_range(key: str, value: object) -> str | None:
-    """What the range of a numeric parameter is, when its value lies outside it; else None."""
+    """What a parameter may be, when its value is outside its range or not one of its choices; else None."""
+    if key in CHOICES and isinstance(value, str) and value not in CHOICES[key]:
+        return f"must be one of {', '.join(CHOICES[key])}"
     if key not in RANGES or isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     low, high = RANGES[key]

@@ -202,11 +202,38 @@ def make_dataset(
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def train_recipe(p: dict, out: Path, table: pd.DataFrame | None = None
+def seconds_per_epoch(model: keras.Model, train_ds, val_ds, steps: int, precise_bn_batches: int = 0,
+                      probe: int = 4) -> float:
+    """Estimated wall seconds of one epoch of model.fit (training steps, batch-norm re-estimation and the
+    validation pass), from timing `probe` batches of each after one to compile (it trains on them)."""
+    train_batches = list(train_ds.take(probe + 1))
+    val_batches = list(val_ds.take(probe + 1))
+    model.train_on_batch(*train_batches[0])
+    model.predict_on_batch(val_batches[0][0])
+    start = time.perf_counter()
+    for images, labels in train_batches[1:]:
+        model.train_on_batch(images, labels)
+    per_step = (time.perf_counter() - start) / max(len(train_batches) - 1, 1)
+    start = time.perf_counter()
+    for images, _ in val_batches[1:]:
+        model.predict_on_batch(images)
+    per_val = (time.perf_counter() - start) / max(len(val_batches) - 1, 1)
+    val_steps = int(val_ds.cardinality()) if int(val_ds.cardinality()) > 0 else len(val_batches)
+    return steps * per_step + (val_steps + precise_bn_batches) * per_val
+
+
+def epochs_within(budget_seconds: float, epoch_seconds: float) -> int:
+    """The most whole epochs that fit in a wall-time budget; at least one."""
+    return max(1, int(budget_seconds // max(epoch_seconds, 1e-9)))
+
+
+def train_recipe(p: dict, out: Path, table: pd.DataFrame | None = None, budget_seconds: float | None = None
                  ) -> tuple[keras.Model, pd.DataFrame, dict]:
     """Train one full recipe (a resolved params dict) into out/; the best model, the split and the summary.
 
-    The split table is built from the params unless one is given (cross-validation gives its folds).
+    The split table is built from the params unless one is given (cross-validation gives its folds). With a
+    wall-time budget, the epochs are as many as an untimed trial of a few batches says fit in it (at least
+    one), in place of the recipe's, and the cosine schedule is laid over them.
     """
     set_seed(p["seed"])
     if table is None:
@@ -214,10 +241,19 @@ def train_recipe(p: dict, out: Path, table: pd.DataFrame | None = None
                            p["test_fraction"], p["near_twin_cutoff"])
     train_ds, val_ds, steps = training_datasets(table, p["image_size"], p["batch_size"],
                                                 p["augmentation"], p["seed"], p["input_stage"])
+    estimate = None
+    if budget_seconds is not None:
+        trial = new_model(p["model_name"], p["image_size"], p["learning_rate"], "constant", 1, steps)
+        estimate = seconds_per_epoch(trial, train_ds, val_ds, steps, p["precise_bn_batches"])
+        p = {**p, "epochs": epochs_within(budget_seconds, estimate)}
+        set_seed(p["seed"])  # the trial drew random numbers: the first weights are as without a budget
     model = new_model(p["model_name"], p["image_size"], p["learning_rate"], p["lr_schedule"],
                       p["epochs"], steps)
     summary = fit_model(model, train_ds, val_ds, out, p["epochs"], p["patience"], p["verbose"],
                         precise_bn_batches=p["precise_bn_batches"])
+    if estimate is not None:
+        summary = {**summary, "epoch_seconds_estimated": estimate, "budget_seconds": budget_seconds}
+        (Path(out) / TRAIN_SUMMARY).write_text(json.dumps(summary, indent=2))
     save_recipe(out, recipe_of(p))
     return load_model(out), table, summary
 
