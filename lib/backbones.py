@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lib.config import BACKBONES_CSV, OUTPUTS_DIR, PARAMS_DIR
+from lib.config import BACKBONES_CSV, BACKBONES_SETTINGS, OUTPUTS_DIR, PARAMS_DIR
 from lib.data import DataError, find_data_dir
 from lib.evaluate import group_bootstrap_interval, run_test_figures
 from lib.models import BACKBONES, MODELS
@@ -29,7 +29,6 @@ from lib.scoring import fast_predictor
 from lib.splits import build_split_table
 from lib.train import train_recipe
 
-SETTINGS = "backbones.json"
 PARTIAL = "backbones-partial.csv"  # the networks measured so far, while the study runs
 
 
@@ -88,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
                 "budget_seconds": args.budget, "image_size": p["image_size"], "input_stage": p["input_stage"],
                 "views": p["test_time_views"], "threshold_rule": p["threshold_rule"],
                 "data_sha256": data_fingerprint(root)["sha256"]}
-    write_whole(out / SETTINGS, json.dumps(settings, indent=2))
+    write_whole(out / BACKBONES_SETTINGS, json.dumps(settings, indent=2))
     counts = table["split"].value_counts()
     print(f"backbone study in {out}: {len(names)} networks, {args.budget:.0f} s of training each; split "
           f"{p['split']}: train {counts.get('train', 0)}, validation {counts.get('val', 0)}, "

@@ -18,3 +18,4 @@ KAGGLE_DATASET = "ravirajsinh45/real-life-industrial-dataset-of-casting-product"
 RECIPE = "recipe.json"  # the settings a run's network was trained with (cross-validation is matched on them)
 BEST_MODEL = "best.keras"  # a run's network, the best epoch by validation loss
 BACKBONES_CSV = "backbones.csv"  # make backbones' table, written once every network is measured
+BACKBONES_SETTINGS = "backbones.json"  # and what it compared, written before the first network trains

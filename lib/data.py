@@ -16,6 +16,7 @@ from PIL import Image
 
 from lib.config import DATA_ENV_VAR, DEFAULT_DATA_DIR, KAGGLE_DATASET
 from lib.part import STAGES, find_part, part_input
+from lib.progress import track
 
 SPLITS = ("train", "test")
 CLASSES = {"def_front": 1, "ok_front": 0}  # defect is the positive class
@@ -140,7 +141,8 @@ def load_images(
     if on_error not in ("skip", "raise"):
         raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        results = list(pool.map(lambda p: try_read_image(p, size, stage), table["path"]))
+        results = list(track(pool.map(lambda p: try_read_image(p, size, stage), table["path"]), len(table),
+                             f"decoding photos ({stage} stage)", "image"))
     problems = [(path, err or f"{note}: {path}")
                 for path, (image, note, err, _) in zip(table["path"], results) if image is None]
     if problems and on_error == "raise":

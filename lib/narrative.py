@@ -72,6 +72,38 @@ def never_seen_sentences(summary: dict | None) -> str:
     )
 
 
+def backbone_sentences(table: pd.DataFrame | None, settings: dict | None, run: str = "") -> str:
+    """Plain sentences on `make backbones`' study: which network is right most often on never-seen parts, by
+    how much, at what inspection speed, and how many epochs each finished; or how to run it."""
+    if table is None or settings is None:
+        return ("**No backbone study yet.** `make backbones` trains our network and three standard Keras "
+                "networks (MobileNetV3Small, EfficientNetB0, ResNet50) for the same wall time each on the "
+                "grouped split, and measures each on the test parts none of them saw (about 45 minutes on "
+                "two cores); this section then shows its table.")
+    ranked = table.sort_values(["accuracy at 0.5", "images/s"], ascending=False)
+    best, second = ranked.iloc[0], ranked.iloc[1] if len(ranked) > 1 else None
+    fastest = table.loc[table["images/s"].idxmax()]
+    epochs = ", ".join(f"{m} {plural(int(e), 'epoch')}" for m, e in zip(table["model"], table["epochs"]))
+    text = (f"In study `{run}`, each of {plural(len(table), 'network')} had "
+            f"{settings['budget_seconds']:.0f} s of training on this machine, the same {settings['split']} "
+            f"split (seed {settings['seed']}) and input stage; it finished {epochs}. **On the "
+            f"{int(best['test parts'])} test parts none had seen, {best['model']} is right most often: "
+            f"{best['accuracy at 0.5']:.1%}** at 0.5 (95% interval "
+            f"{best['interval low']:.1%} to {best['interval high']:.1%} over near-twin groups; "
+            f"{plural(int(best['missed at 0.5']), 'defect')} shipped, "
+            f"{plural(int(best['scrapped at 0.5']), 'good part')} scrapped), at "
+            f"{int(best['images/s']):,} images/s.")
+    if second is not None:
+        overlap = second["interval high"] >= best["interval low"]
+        text += (f" Next is {second['model']} at {second['accuracy at 0.5']:.1%}, "
+                 f"{100 * (best['accuracy at 0.5'] - second['accuracy at 0.5']):.1f} points behind"
+                 f"{' (the intervals overlap: one split cannot tell them apart)' if overlap else ''}.")
+    if fastest["model"] != best["model"]:
+        text += f" The fastest at inspection is {fastest['model']}, {int(fastest['images/s']):,} images/s."
+    return text + (" The standard networks start untrained (`weights=None`): nothing can be downloaded on "
+                   "the plant's machine, so the ImageNet weights the seed study fine-tuned are out of reach.")
+
+
 def pairs_source_sentence(path: Path, source: str) -> str:
     """Where the near-twin pairs came from: the file shipped with the project, or a search on this machine."""
     if source == "shipped":

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from lib.config import CACHE_DIR, SHIPPED_DIR
 from lib.data import load_images
+from lib.progress import track
 
 FEATURE_SIZE = 300  # pixels a side the images are compared at (the data set's own size)
 SIFT_FEATURES = 300  # most keypoints kept per image
@@ -65,7 +66,8 @@ def candidate_pairs(features: list[Features], count: int = CANDIDATES) -> list[t
     matcher.add([np.vstack([f[0][1] for f in features]).astype(np.float32)])
     matcher.train()
     pairs = []
-    for i, views in enumerate(tqdm(features, desc="near-duplicates: candidates", unit="image")):
+    for i, views in enumerate(track(tqdm(features, desc="near-duplicates: candidates", unit="image"),
+                                    len(features), "near-twins: candidates", "image")):
         for view, (_, descriptors) in enumerate(views):
             if len(descriptors) == 0:
                 continue
@@ -137,13 +139,15 @@ def pair_similarity(images: np.ndarray, features: list[Features], circles: list[
 def near_twin_pairs(images: np.ndarray, table: pd.DataFrame, workers: int = 2) -> pd.DataFrame:
     """Every compared pair of rows: paths a and b, view, inliers and similarity (best of both views)."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        features = list(tqdm(pool.map(sift_features, images), total=len(images),
-                             desc="near-duplicates: keypoints", unit="image"))
+        features = list(track(tqdm(pool.map(sift_features, images), total=len(images),
+                                   desc="near-duplicates: keypoints", unit="image"),
+                              len(images), "near-twins: keypoints", "image"))
         circles = list(pool.map(part_circle, images))
     pairs = candidate_pairs(features)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        scores = list(tqdm(pool.map(lambda p: pair_similarity(images, features, circles, *p), pairs),
-                           total=len(pairs), desc="near-duplicates: compare", unit="pair"))
+        scores = list(track(tqdm(pool.map(lambda p: pair_similarity(images, features, circles, *p), pairs),
+                                 total=len(pairs), desc="near-duplicates: compare", unit="pair"),
+                            len(pairs), "near-twins: comparing pairs", "pair"))
     paths = table["path"].to_numpy()
     rows = pd.DataFrame(
         [(min(i, j), max(i, j), view, inliers, similarity)

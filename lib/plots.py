@@ -214,6 +214,23 @@ def sweep_curves(sweep: pd.DataFrame):
                                      legend_position="bottom_left"))
 
 
+def backbone_figure(table: pd.DataFrame) -> plt.Figure:
+    """make backbones' networks: never-seen accuracy (with its interval) against inspection images/s."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    accuracy = 100 * table["accuracy at 0.5"]
+    below, above = accuracy - 100 * table["interval low"], 100 * table["interval high"] - accuracy
+    ax.errorbar(table["images/s"], accuracy, yerr=[below, above], fmt="o", color=RIGHT, capsize=4)
+    for _, row in table.iterrows():
+        ax.annotate(f"{row['model']} ({int(row['epochs'])} ep.)",
+                    (row["images/s"], 100 * row["accuracy at 0.5"]), textcoords="offset points",
+                    xytext=(6, 4), fontsize=8)
+    ax.set_xscale("log")
+    ax.set(xlabel="inspection, images/s (JPEG to verdict, log scale)", ylabel="never-seen accuracy at 0.5, %",
+           title="same training time: accuracy on never-seen parts against speed")
+    fig.tight_layout()
+    return fig
+
+
 def reliability_diagram(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> plt.Figure:
     """Fraction of defects against mean score per bin, with the Brier score in the title."""
     fig, ax = plt.subplots(figsize=(4.8, 4.4))

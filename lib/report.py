@@ -23,6 +23,7 @@ from papermill.exceptions import PapermillExecutionError
 from lib.config import NOTEBOOKS_DIR, OUTPUTS_DIR
 from lib.data import SKIPPED_IMAGES, DataError, find_data_dir, scan_dataset, unreadable_images
 from lib.params import ParamsError, chapter_notebooks, declared_parameters, for_notebook, resolve_params
+from lib.progress import step_bars
 from lib.runs import (
     data_fingerprint,
     git_commit,
@@ -48,6 +49,7 @@ from lib.words import plural
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 KERNEL = "casting-inspection"
 KERNEL_LOG = "kernels.log"  # the kernels' stderr: library log lines, kept out of the terminal
+PROGRESS_FILE = ".progress"  # the running chapter's current step (lib/progress.py), removed after it
 
 
 def render_html(notebook: Path, target: Path) -> None:
@@ -234,8 +236,9 @@ def _run_chapters(notebooks: list[Path], run_dir: Path, params: dict, declared: 
         print(f"[{number}/{len(notebooks)}] {notebook.name}", flush=True)
         start = time.perf_counter()
         try:
-            papermill.execute_notebook(str(notebook), str(executed), parameters=mine,
-                                       kernel_name=kernel, cwd=str(run_dir), progress_bar=True)
+            with step_bars(run_dir / PROGRESS_FILE):  # the long steps inside the chapter, under its cell bar
+                papermill.execute_notebook(str(notebook), str(executed), parameters=mine,
+                                           kernel_name=kernel, cwd=str(run_dir), progress_bar=True)
         except PapermillExecutionError as err:
             chapter["status"] = "failed"
             first_line = (err.source or "").strip().splitlines()[:1] or [""]

@@ -18,6 +18,7 @@ from lib.data import network_input
 from lib.drift import batch_warning, drift_notes, photo_measures
 from lib.evaluate import threshold_metrics
 from lib.part import RIM_FRACTION, part_mask
+from lib.progress import track
 
 
 def _affine(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -70,28 +71,47 @@ def perturb(image: np.ndarray, name: str, strength: float, seed: int = 0) -> np.
     return PERTURBATIONS[name][0](image, strength, np.random.default_rng(seed))
 
 
+def changed(photos: np.ndarray, name: str, strength: float, seed: int, pool: ThreadPoolExecutor,
+            then: Callable[[np.ndarray], object]) -> list:
+    """`then` of every photo under one change (photo i drawn with seed + i; 'none' leaves it), in the pool."""
+    def one(item: tuple[int, np.ndarray]):
+        i, image = item
+        return then(image if name == "none" else perturb(image, name, strength, seed + i))
+
+    return list(pool.map(one, enumerate(photos)))
+
+
+def all_changes() -> list[tuple[str, float, str]]:
+    """(change, strength, what a strength means) for no change, then every change at each strength."""
+    return [("none", 0.0, "")] + [(name, strength, meaning)
+                                  for name, (_, strengths, meaning) in PERTURBATIONS.items()
+                                  for strength in strengths]
+
+
 def robustness_table(predict: Callable[[np.ndarray], np.ndarray], size: int, photos: np.ndarray,
                      labels: np.ndarray, thresholds: dict[str, float], seed: int = 0,
                      stage: str = "photo") -> pd.DataFrame:
     """Accuracy, missed defects and scrapped parts per change and strength (and none), per threshold.
 
-    predict maps (N, size, size) uint8 images to N defect probabilities (scoring.fast_predictor).
+    predict maps (N, size, size) uint8 images to N defect probabilities (scoring.fast_predictor). The
+    changes and the input stage run on every core.
     """
 
-    def score(images: list[np.ndarray]) -> tuple[np.ndarray, int]:
-        prepared = [network_input(im, size, stage) for im in images]
+    def score(prepared: list[np.ndarray | None]) -> tuple[np.ndarray, int]:
         found = np.array([p is not None for p in prepared])
-        scores = np.full(len(images), np.nan)
+        scores = np.full(len(prepared), np.nan)
         if found.any():
             scores[found] = predict(np.stack([p for p in prepared if p is not None]))
         # a part not found is counted as a mistake: the wrong side of any threshold
         return np.where(found, scores, np.where(labels == 1, -1.0, 2.0)), int((~found).sum())
 
-    rows = [("none", 0.0, "", *score(list(photos)))]
-    for name, (_, strengths, meaning) in PERTURBATIONS.items():
-        for strength in strengths:
-            changed = [perturb(im, name, strength, seed + i) for i, im in enumerate(photos)]
-            rows.append((name, strength, meaning, *score(changed)))
+    def prepare(image: np.ndarray) -> np.ndarray | None:
+        return network_input(image, size, stage)
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        rows = [(name, strength, meaning, *score(changed(photos, name, strength, seed, pool, prepare)))
+                for name, strength, meaning in track(all_changes(), len(all_changes()),
+                                                     "scoring changed photos", "change")]
     table = []
     for name, strength, meaning, scores, not_found in rows:
         row = {"change": name, "strength": strength, "strength means": meaning}
@@ -108,25 +128,18 @@ def robustness_table(predict: Callable[[np.ndarray], np.ndarray], size: int, pho
 def drift_table(photos: np.ndarray, reference: dict, seed: int = 0) -> pd.DataFrame:
     """Per change and strength (and none), as lib.inspect's drift check would see the changed photos: how
     many drift, whether the batch warning fires, and the most common reason."""
-    def notes_for(name: str, strength: float) -> pd.Series:
-        def one(item: tuple[int, np.ndarray]) -> str:
-            i, image = item
-            changed = image if name == "none" else perturb(image, name, strength, seed + i)
-            return drift_notes(photo_measures(changed), reference)
-
-        with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-            return pd.Series(list(pool.map(one, enumerate(photos))), dtype=str)
-
     table = []
-    for name, strength in [("none", 0.0)] + [(n, s) for n, (_, strengths, _) in PERTURBATIONS.items()
-                                             for s in strengths]:
-        notes = notes_for(name, strength)
-        reasons = notes[notes != ""].str.split("; ").explode()
-        table.append({"change": name, "strength": strength, "photos": len(notes),
-                      "photos drifted": int((notes != "").sum()),
-                      "share drifted": float((notes != "").mean()),
-                      "line warned": bool(batch_warning(notes.tolist())),
-                      "most common reason": reasons.mode().iloc[0] if len(reasons) else ""})
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        for name, strength, _ in track(all_changes(), len(all_changes()), "drift check of changed photos",
+                                       "change"):
+            notes = pd.Series(changed(photos, name, strength, seed, pool,
+                                      lambda im: drift_notes(photo_measures(im), reference)), dtype=str)
+            reasons = notes[notes != ""].str.split("; ").explode()
+            table.append({"change": name, "strength": strength, "photos": len(notes),
+                          "photos drifted": int((notes != "").sum()),
+                          "share drifted": float((notes != "").mean()),
+                          "line warned": bool(batch_warning(notes.tolist())),
+                          "most common reason": reasons.mode().iloc[0] if len(reasons) else ""})
     return pd.DataFrame(table)
 
 

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from lib.config import BEST_MODEL
 from lib.data import try_read_image
 from lib.drift import drift_notes, photo_measures
+from lib.progress import track
 
 VIEWS = (1, 8)  # score the photo as taken, or the mean over its eight turned and mirrored views
 MODEL_TFLITE = "model.tflite"  # the run's network as a TensorFlow Lite flatbuffer, for the line
@@ -88,6 +89,7 @@ def score_files(predict: Predictor, size: int, paths: Sequence[str], batch_size:
         loaded = pool.map(load, paths)
         if progress:
             loaded = tqdm(loaded, total=len(paths), unit="image", file=sys.stderr)
+        loaded = track(loaded, len(paths), "scoring photos", "image")
         for i, (image, note, error, drifted) in enumerate(loaded):
             notes[i], errors[i], drifts[i] = note, error, drifted
             if image is None:

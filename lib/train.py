@@ -16,6 +16,7 @@ from lib.augment import build_augmentation, camera_change, camera_config
 from lib.config import BEST_MODEL, RECIPE
 from lib.data import load_images, network_input
 from lib.models import build_model, compile_model, load_model
+from lib.progress import step
 from lib.splits import load_table
 
 HISTORY_CSV = "history.csv"
@@ -83,12 +84,25 @@ class EpochClock(keras.callbacks.Callback):
             logs["seconds"] = self.offset + time.perf_counter() - self.start
 
 
+class StepProgress(keras.callbacks.Callback):
+    """Says each training batch to lib.progress, for the report runner's bar (a no-op elsewhere)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        step(f"training, epoch {self.epoch + 1}/{self.params['epochs']}", batch + 1,
+             self.params.get("steps") or batch + 1, "batch")
+
+
 class PreciseBatchNorm(keras.callbacks.Callback):
     """Before each validation, re-estimates batch-norm statistics on a few training batches.
 
     Under a high learning rate the moving averages lag behind the weights, and validation with
     them can collapse (every part called defective) although the network is fine: "precise BN"
-    (Wu and Johnson, 2021) measures the statistics afresh with the current weights.
+    (Wu and Johnson, 2021) measures the statistics afresh with the current weights: each layer's become
+    the plain average over the batches, whatever its own momentum (0.9 in ours; 0.99 to 0.999 in the
+    keras.applications networks, whose averages would move only a few per cent in 30 batches).
     """
 
     def __init__(self, batches, num_batches: int):
@@ -97,10 +111,18 @@ class PreciseBatchNorm(keras.callbacks.Callback):
         self.num_batches = num_batches
 
     def on_test_begin(self, logs=None):
-        has_norm = any(isinstance(layer, keras.layers.BatchNormalization) for layer in self.model.layers)
-        if has_norm and self.num_batches:
-            for images, _ in self.batches.take(self.num_batches):
+        norms = [layer for layer in self.model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+        if not norms or not self.num_batches:
+            return
+        momenta = [layer.momentum for layer in norms]
+        try:
+            for count, (images, _) in enumerate(self.batches.take(self.num_batches), 1):
+                for layer in norms:
+                    layer.momentum = (count - 1) / count  # batch k weighs 1/k: the running mean of the batches
                 self.model(images, training=True)  # updates the moving statistics, not the weights
+        finally:
+            for layer, momentum in zip(norms, momenta):
+                layer.momentum = momentum
 
 
 def fit_model(model: keras.Model, train_ds, val_ds, run_dir: str | Path, epochs: int,
@@ -114,6 +136,7 @@ def fit_model(model: keras.Model, train_ds, val_ds, run_dir: str | Path, epochs:
                                             restore_best_weights=True)
     callbacks = [
         EpochClock(history_csv),
+        StepProgress(),
         PreciseBatchNorm(train_ds, precise_bn_batches),
         keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR)),
         keras.callbacks.ModelCheckpoint(str(run_dir / BEST_MODEL), monitor="val_loss",

@@ -9,8 +9,8 @@ import keras
 import pandas as pd
 import pytest
 
-from lib import backbones, train
-from lib.config import BACKBONES_CSV, PARAMS_DIR
+from lib import backbones, narrative, plots, runs, train
+from lib.config import BACKBONES_CSV, BACKBONES_SETTINGS, PARAMS_DIR
 from lib.evaluate import threshold_metrics
 from lib.models import BACKBONES, MODELS, build_model, load_model
 from lib.params import ParamsError, validate_params
@@ -62,7 +62,7 @@ def test_backbones_measures_each_network_on_the_test_parts_within_the_budget(tmp
     (run,) = (tmp_path / "out").glob("*-backbones")
     table = pd.read_csv(run / BACKBONES_CSV)
     assert list(table["model"]) == ["fast_cnn", "mobilenet_v3_small"] and (table["epochs"] >= 1).all()
-    assert json.loads((run / backbones.SETTINGS).read_text())["budget_seconds"] == 0.5
+    assert json.loads((run / BACKBONES_SETTINGS).read_text())["budget_seconds"] == 0.5
     assert not (run / backbones.PARTIAL).exists()
     split = build_split_table(casting_tree, 0.2, 42, 0, "grouped", 0.1, 0.6, tmp_path / "out" / "cache")
     for _, row in table.iterrows():  # each row is that network's own test figures
@@ -73,3 +73,41 @@ def test_backbones_measures_each_network_on_the_test_parts_within_the_budget(tmp
         assert (row["missed at 0.5"], row["scrapped at 0.5"]) == (m["fn"], m["fp"])
         assert row["interval low"] <= row["accuracy at 0.5"] <= row["interval high"]
     assert "mobilenet_v3_small" in capsys.readouterr().out
+
+
+def _study_table() -> pd.DataFrame:
+    return pd.DataFrame({"model": ["fast_cnn", "mobilenet_v3_small"], "epochs": [16, 4],
+                         "test parts": [700, 700],
+                         "accuracy at 0.5": [0.99, 0.93], "interval low": [0.98, 0.90],
+                         "interval high": [0.995, 0.95], "missed at 0.5": [3, 20], "scrapped at 0.5": [4, 29],
+                         "images/s": [170, 240]})
+
+
+def test_the_study_sentences_name_the_best_network_its_lead_and_the_fastest():
+    settings = {"budget_seconds": 300, "split": "grouped", "seed": 42}
+    text = narrative.backbone_sentences(_study_table(), settings, "20261201-backbones")
+    assert "fast_cnn is right most often: 99.0%" in text and "6.0 points behind" in text
+    assert "overlap" not in text  # 0.95 < 0.98: the intervals are apart
+    assert "fastest at inspection is mobilenet_v3_small, 240 images/s" in text
+    assert "fast_cnn 16 epochs, mobilenet_v3_small 4 epochs" in text
+
+
+def test_without_a_study_the_chapter_says_how_to_run_one():
+    assert "`make backbones`" in narrative.backbone_sentences(None, None)
+
+
+def test_the_newest_finished_study_is_found_and_an_unfinished_one_passed_over(tmp_path):
+    for name, done in (("20261130-100000-backbones", True), ("20261201-100000-backbones", True),
+                       ("20261202-100000-backbones", False)):
+        (tmp_path / name).mkdir()
+        if done:
+            (tmp_path / name / BACKBONES_CSV).write_text("model\n")
+    assert runs.newest_finished(tmp_path, "backbones", BACKBONES_CSV).name == "20261201-100000-backbones"
+    assert runs.newest_finished(tmp_path / "none", "backbones", BACKBONES_CSV) is None
+
+
+def test_the_study_figure_puts_each_network_at_its_speed_and_accuracy():
+    figure = plots.backbone_figure(_study_table())
+    labels = [text.get_text() for text in figure.axes[0].texts]
+    assert labels == ["fast_cnn (16 ep.)", "mobilenet_v3_small (4 ep.)"]
+    assert figure.axes[0].get_xscale() == "log"

@@ -114,11 +114,12 @@ def test_mirrored_distribution_builds_the_model():
     assert model.output_shape == (None, 1)
 
 
-def test_precise_batch_norm_measures_statistics_for_the_current_weights():
+@pytest.mark.parametrize("name", ["fast_cnn", "mobilenet_v3_small"])  # momentum 0.9 and 0.999
+def test_precise_batch_norm_measures_statistics_for_the_current_weights(name):
     import tensorflow as tf
 
-    model = fast_cnn(32)
-    pooled = keras.Model(model.input, model.get_layer("pool").output)
+    model = build_model(name, 32)
+    pooled = keras.Model(model.input, model.layers[-3].output)  # the pooled features
     batch = np.random.default_rng(0).uniform(0, 1, (8, 32, 32, 1)).astype("float32")
     lagging = np.abs(pooled(batch, training=False) - pooled(batch, training=True)).max()
     callback = train.PreciseBatchNorm(tf.data.Dataset.from_tensors((batch, np.zeros(8))).repeat(), 80)
@@ -126,3 +127,5 @@ def test_precise_batch_norm_measures_statistics_for_the_current_weights():
     callback.on_test_begin()
     measured = np.abs(pooled(batch, training=False) - pooled(batch, training=True)).max()
     assert measured < 0.05 * lagging
+    assert {layer.momentum for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)} \
+        == {0.9 if name == "fast_cnn" else 0.999}  # each layer's own momentum back for training

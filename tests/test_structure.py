@@ -13,7 +13,7 @@ from lib.config import PROJECT_ROOT
 LIB = PROJECT_ROOT / "lib"
 # Lowest first: a module may import only from layers below its own (README, "Layout").
 LAYERS = [
-    {"config", "part", "settings", "words"},
+    {"config", "part", "progress", "settings", "words"},
     {"data", "explore", "headline", "params", "runs"},
     {"near_duplicates", "drift"},
     {"splits", "runtime"},
@@ -24,7 +24,7 @@ LAYERS = [
     {"narrative", "plots", "robustness"},
     {"crossval", "summary"},
     {"audit"},
-    {"inspect", "report", "bench", "repeat", "get_data", "cv"},  # command-line modules: imported by nothing
+    {"inspect", "report", "bench", "backbones", "repeat", "get_data", "cv"},  # command line: used by none
 ]
 COMMANDS = LAYERS[-1]
 MODULES = sorted(p.stem for p in LIB.glob("*.py") if p.stem != "__init__")

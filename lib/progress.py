@@ -1,0 +1,97 @@
+"""Progress of a long step inside a chapter, shown by `make report` as a bar under the chapter's line.
+
+A kernel cannot draw on the terminal (its output goes to the notebook, its stderr to kernels.log), so the
+report runner names a file in PROGRESS_ENV; the step writes what it does and how far it is to that file,
+and the runner draws it with tqdm. Without the variable (JupyterLab, tests, the command-line tools) every
+call here does nothing. Imports nothing of lib.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+from tqdm.auto import tqdm
+
+PROGRESS_ENV = "CASTING_PROGRESS"  # the file the kernel writes its current step to
+EVERY = 0.25  # seconds between two writes of one step, and between two looks of the runner
+
+Item = TypeVar("Item")
+_last_write = [0.0]
+
+
+def step(what: str, done: int, total: int, unit: str = "it", force: bool = False) -> None:
+    """Say that the step `what` has done `done` of `total` units (at most every EVERY s, unless forced)."""
+    target = os.environ.get(PROGRESS_ENV)
+    now = time.monotonic()
+    if not target or (not force and done < total and now - _last_write[0] < EVERY):
+        return
+    _last_write[0] = now
+    partial = Path(f"{target}.partial")
+    partial.write_text(f"{what}\t{done}\t{total}\t{unit}\n")
+    partial.replace(target)  # the runner never reads half a line
+
+
+def track(items: Iterable[Item], total: int, what: str, unit: str = "it") -> Iterator[Item]:
+    """The items, one by one, with the step's progress said as they go."""
+    step(what, 0, total, unit, force=True)
+    done = 0
+    for done, item in enumerate(items, 1):
+        yield item
+        step(what, done, total, unit)
+    step(what, done, total, unit, force=True)
+
+
+def read_step(path: Path) -> tuple[str, int, int, str] | None:
+    """The step last written to path: (what, done, total, unit), or None if there is none (or no file)."""
+    try:
+        what, done, total, unit = path.read_text().rstrip("\n").split("\t")
+        return what, int(done), int(total), unit
+    except (OSError, ValueError):
+        return None
+
+
+@contextlib.contextmanager
+def step_bars(path: Path, position: int = 1):
+    """While inside: the kernel's steps written to path (cleared first) drawn as tqdm bars on stderr."""
+    path.unlink(missing_ok=True)
+    previous = os.environ.get(PROGRESS_ENV)
+    os.environ[PROGRESS_ENV] = str(path)  # the kernels started inside inherit it
+    stop = threading.Event()
+
+    def watch() -> None:
+        bar, shown = None, None
+        while not stop.wait(EVERY):
+            current = read_step(path)
+            if current is None:
+                continue
+            what, done, total, unit = current
+            if bar is None or (what, total, unit) != shown:
+                if bar is not None:
+                    bar.close()
+                bar = tqdm(total=total, desc=f"  {what}", unit=unit, position=position, leave=False,
+                           file=sys.stderr, dynamic_ncols=True)
+                shown = what, total, unit
+            bar.n = done
+            bar.refresh()
+        if bar is not None:
+            bar.close()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+        if previous is None:
+            os.environ.pop(PROGRESS_ENV, None)
+        else:
+            os.environ[PROGRESS_ENV] = previous
+        path.unlink(missing_ok=True)
