@@ -8,6 +8,7 @@ memory (scoring.fast_predictor) and run it through the very same predictor.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -37,6 +38,21 @@ def dihedral_views(images: np.ndarray) -> np.ndarray:
     return np.concatenate(turns + [turned[:, :, ::-1] for turned in turns])
 
 
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """While inside, what C++ code writes to this process's stderr is dropped (LiteRT's log lines; its errors
+    still reach Python as exceptions)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "wb") as sink:
+        os.dup2(sink.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def tflite_predictor(flatbuffer: bytes, views: int = 1) -> tuple[Predictor, int]:
     """A TensorFlow Lite model on LiteRT (XNNPACK, every core): a function from (N, H, W) uint8 images to N
     defect probabilities (with views=8, each the mean over the eight dihedral views), and its input size."""
@@ -50,7 +66,8 @@ def tflite_predictor(flatbuffer: bytes, views: int = 1) -> tuple[Predictor, int]
         x = (dihedral_views(images) if views > 1 else images)[..., None].astype(np.float32) / 255.0
         if list(x.shape) != shape:
             interpreter.resize_tensor_input(source["index"], list(x.shape))
-            interpreter.allocate_tensors()
+            with native_stderr_silenced():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+                interpreter.allocate_tensors()
             shape[:] = x.shape
         interpreter.set_tensor(source["index"], x)
         interpreter.invoke()

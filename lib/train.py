@@ -101,25 +101,37 @@ class PreciseBatchNorm(keras.callbacks.Callback):
     Under a high learning rate the moving averages lag behind the weights, and validation with
     them can collapse (every part called defective) although the network is fine: "precise BN"
     (Wu and Johnson, 2021) measures the statistics afresh with the current weights: each layer's become
-    the plain average over the batches, whatever its own momentum (0.9 in ours; 0.99 to 0.999 in the
-    keras.applications networks, whose averages would move only a few per cent in 30 batches).
+    the plain average of the batches' own, whatever its momentum (0.9 in ours; 0.99 to 0.999 in the
+    keras.applications networks, whose averages would move only a few per cent in 30 batches). The
+    forward passes run as one compiled function.
     """
 
     def __init__(self, batches, num_batches: int):
         super().__init__()
         self.batches = batches
         self.num_batches = num_batches
+        self.forward = None
 
     def on_test_begin(self, logs=None):
         norms = [layer for layer in self.model.layers if isinstance(layer, keras.layers.BatchNormalization)]
         if not norms or not self.num_batches:
             return
         momenta = [layer.momentum for layer in norms]
+        for layer in norms:
+            layer.momentum = 0.0  # a pass leaves each layer holding that batch's own statistics
+        if self.forward is None:  # traced once, with momentum 0
+            self.forward = tf.function(lambda images: self.model(images, training=True))
         try:
-            for count, (images, _) in enumerate(self.batches.take(self.num_batches), 1):
-                for layer in norms:
-                    layer.momentum = (count - 1) / count  # batch k weighs 1/k: the running mean of the batches
-                self.model(images, training=True)  # updates the moving statistics, not the weights
+            sums, count = [[0.0, 0.0] for _ in norms], 0
+            for images, _ in self.batches.take(self.num_batches):
+                self.forward(images)
+                for total, layer in zip(sums, norms):
+                    total[0] += layer.moving_mean.numpy()
+                    total[1] += layer.moving_variance.numpy()
+                count += 1
+            for (mean, variance), layer in zip(sums, norms):
+                layer.moving_mean.assign(mean / count)
+                layer.moving_variance.assign(variance / count)
         finally:
             for layer, momentum in zip(norms, momenta):
                 layer.momentum = momentum
@@ -226,23 +238,25 @@ def make_dataset(
 
 
 def seconds_per_epoch(model: keras.Model, train_ds, val_ds, steps: int, precise_bn_batches: int = 0,
-                      probe: int = 4) -> float:
-    """Estimated wall seconds of one epoch of model.fit (training steps, batch-norm re-estimation and the
-    validation pass), from timing `probe` batches of each after one to compile (it trains on them)."""
-    train_batches = list(train_ds.take(probe + 1))
-    val_batches = list(val_ds.take(probe + 1))
-    model.train_on_batch(*train_batches[0])
-    model.predict_on_batch(val_batches[0][0])
-    start = time.perf_counter()
-    for images, labels in train_batches[1:]:
-        model.train_on_batch(images, labels)
-    per_step = (time.perf_counter() - start) / max(len(train_batches) - 1, 1)
-    start = time.perf_counter()
-    for images, _ in val_batches[1:]:
-        model.predict_on_batch(images)
-    per_val = (time.perf_counter() - start) / max(len(val_batches) - 1, 1)
-    val_steps = int(val_ds.cardinality()) if int(val_ds.cardinality()) > 0 else len(val_batches)
-    return steps * per_step + (val_steps + precise_bn_batches) * per_val
+                      probe: int = 6) -> float:
+    """Estimated wall seconds of one epoch of model.fit: `probe` training steps (input pipeline included),
+    the batch-norm re-estimation and validation batches, each timed after one to compile (it trains)."""
+    def seconds_each(run, batches) -> float:
+        items = iter(batches)
+        run(next(items))  # compiles
+        start, count = time.perf_counter(), 0
+        for item in items:
+            run(item)
+            count += 1
+        return (time.perf_counter() - start) / max(count, 1)
+
+    per_step = seconds_each(lambda batch: model.train_on_batch(*batch), train_ds.take(probe + 1))
+    per_val = seconds_each(lambda batch: model.predict_on_batch(batch[0]), val_ds.take(probe + 1))
+    precise = PreciseBatchNorm(train_ds, 1)
+    precise.set_model(model)
+    per_norm = seconds_each(lambda _: precise.on_test_begin(), range(probe + 1)) if precise_bn_batches else 0
+    val_steps = int(val_ds.cardinality()) if int(val_ds.cardinality()) > 0 else probe
+    return steps * per_step + val_steps * per_val + precise_bn_batches * per_norm
 
 
 def epochs_within(budget_seconds: float, epoch_seconds: float) -> int:

@@ -338,6 +338,7 @@ def test_inspect_runs_without_tensorflow_on_the_runs_tflite_model(run_dir, mixed
     assert done.returncode == 1, done.stderr  # 1: the bad files of the folder
     rows = pd.read_csv(out, keep_default_na=False)
     assert len(rows) == 8 and (rows.verdict != "").sum() == 5 and "LiteRT on model.tflite" in done.stdout
+    assert "INFO:" not in done.stderr and "XNNPACK" not in done.stderr  # no runtime log line on the terminal
 
 
 def test_without_tensorflow_a_run_without_tflite_is_refused_naming_the_fix(run_dir, mixed_folder, tmp_path):

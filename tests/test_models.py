@@ -10,7 +10,7 @@ import pytest
 
 from lib import train
 from lib.data import load_images, scan_dataset
-from lib.models import BACKBONES, MODELS, build_model, fast_cnn, load_model
+from lib.models import BACKBONES, MODELS, build_model, load_model
 from lib.train import make_dataset
 
 
