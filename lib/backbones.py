@@ -28,6 +28,7 @@ from lib.runtime import inspection_speed
 from lib.scoring import fast_predictor
 from lib.splits import build_split_table
 from lib.train import train_recipe
+from lib.words import plural
 
 PARTIAL = "backbones-partial.csv"  # the networks measured so far, while the study runs
 
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {number}/{len(names)}: {name} ==", flush=True)
         rows.append(measure_backbone({**p, "model_name": name}, table, out / name, args.budget))
         row = rows[-1]
-        print(f"{name}: {row['epochs']} epochs in {row['train wall s']} s; never-seen accuracy "
+        print(f"{name}: {plural(row['epochs'], 'epoch')} in {row['train wall s']} s; never-seen accuracy "
               f"{row['accuracy at 0.5']:.2%} at 0.5 ({row['missed at 0.5']} missed, {row['scrapped at 0.5']} "
               f"scrapped); {row['images/s']} images/s", flush=True)
         write_whole(out / PARTIAL, pd.DataFrame(rows).to_csv(index=False))
