@@ -49,6 +49,7 @@ from lib.words import plural
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 KERNEL = "casting-inspection"
 KERNEL_LOG = "kernels.log"  # the kernels' stderr: library log lines, kept out of the terminal
+ERASE_LINE = "\r\033[K"
 PROGRESS_FILE = ".progress"  # the running chapter's current step (lib/progress.py), removed after it
 
 
@@ -253,7 +254,9 @@ def _run_chapters(notebooks: list[Path], run_dir: Path, params: dict, declared: 
         chapter["seconds"] = time.perf_counter() - start
         if executed.exists():
             render_html(executed, run_dir / chapter["html"])
-        print(f"[{number}/{len(notebooks)}] {notebook.name} {chapter['status']} in "
+        # on a terminal the line takes the place of what the bars left where the cursor is
+        print(f"{ERASE_LINE if sys.stdout.isatty() else ''}[{number}/{len(notebooks)}] {notebook.name} "
+              f"{chapter['status']} in "
               f"{chapter['seconds']:.0f} s", flush=True)
         manifest["chapters"].append(chapter)
         record(run_dir, manifest)
