@@ -19,14 +19,14 @@ from pathlib import Path
 import pandas as pd
 
 from lib.config import BACKBONES_CSV, BACKBONES_SETTINGS, OUTPUTS_DIR, PARAMS_DIR
-from lib.data import DataError, find_data_dir
+from lib.data import DataError
 from lib.evaluate import group_bootstrap_interval, run_test_figures
 from lib.models import BACKBONES, MODELS
-from lib.params import ParamsError, resolve_params
+from lib.params import ParamsError
 from lib.runs import data_fingerprint, new_run_dir, write_whole
 from lib.runtime import inspection_speed
 from lib.scoring import fast_predictor
-from lib.splits import build_split_table
+from lib.splits import build_split_table, params_and_data
 from lib.train import train_recipe
 from lib.words import plural
 
@@ -75,14 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {why}", file=sys.stderr)
         return 2
     try:
-        p = resolve_params(args.params)
-        p["data_dir"] = args.data_dir or p["data_dir"]
-        root = find_data_dir(p["data_dir"] or None)
+        p, root = params_and_data(args.params, args.data_dir)
     except (ParamsError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     table = build_split_table(root, p["val_fraction"], p["seed"], p["subset"], p["split"], p["test_fraction"],
-                       p["near_twin_cutoff"], args.outputs / "cache")
+                              p["near_twin_cutoff"], args.outputs / "cache")
     out = new_run_dir(args.outputs, "backbones", dt.datetime.now())
     settings = {"params": str(args.params), "split": p["split"], "seed": p["seed"], "models": names,
                 "budget_seconds": args.budget, "image_size": p["image_size"], "input_stage": p["input_stage"],

@@ -28,12 +28,12 @@ from lib.crossval import (
     save_summary,
     summarise_cv,
 )
-from lib.data import DataError, find_data_dir, scan_dataset
+from lib.data import DataError, scan_dataset
 from lib.evaluate import fold_figures
 from lib.near_duplicates import flag_near_twins
-from lib.params import ParamsError, resolve_params
+from lib.params import ParamsError
 from lib.runs import data_fingerprint, new_run_dir
-from lib.splits import cv_folds, take_subset
+from lib.splits import cv_folds, params_and_data, take_subset
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,9 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --k must be at least 2, got {args.k}", file=sys.stderr)
         return 2
     try:
-        p = resolve_params(args.params)
-        p["data_dir"] = args.data_dir or p["data_dir"]
-        root = find_data_dir(p["data_dir"] or None)
+        p, root = params_and_data(args.params, args.data_dir)
     except (ParamsError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -11,10 +11,11 @@ from pathlib import Path
 import pandas as pd
 
 from lib.config import DEFAULT_PARAMS, OUTPUTS_DIR
-from lib.data import DataError, find_data_dir
+from lib.data import DataError
 from lib.evaluate import REPEAT_PREDICTIONS, REPEAT_SETTINGS, run_test_figures, summarise_runs
-from lib.params import ParamsError, resolve_params
+from lib.params import ParamsError
 from lib.runs import data_fingerprint, new_run_dir
+from lib.splits import params_and_data
 from lib.train import train_recipe
 
 PART_COLUMNS = ["path", "split", "class_name", "label", "score"]  # kept per seed and part
@@ -29,8 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outputs", type=Path, default=OUTPUTS_DIR)
     args = parser.parse_args(argv)
     try:
-        p = resolve_params(args.params)
-        data_root = find_data_dir(args.data_dir or p["data_dir"] or None)
+        p, data_root = params_and_data(args.params, args.data_dir)
     except (ParamsError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
