@@ -269,8 +269,8 @@ def train_recipe(p: dict, out: Path, table: pd.DataFrame | None = None, budget_s
     """Train one full recipe (a resolved params dict) into out/; the best model, the split and the summary.
 
     The split table is built from the params unless one is given (cross-validation gives its folds). With a
-    wall-time budget, the epochs are as many as an untimed trial of a few batches says fit in it (at least
-    one), in place of the recipe's, and the cosine schedule is laid over them.
+    wall-time budget, the epochs are as many as a trial of a few batches (not counted as training) says fit
+    in it, at least one, in place of the recipe's, and the cosine schedule is laid over them.
     """
     set_seed(p["seed"])
     if table is None:
