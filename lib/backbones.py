@@ -45,8 +45,8 @@ def measure_backbone(p: dict, table: pd.DataFrame, out: Path, budget_seconds: fl
     low, high = group_bootstrap_interval((test["score"] >= 0.5) == test["label"].astype(bool),
                                          test["twin_group"])
     paths = test["path"].tolist()
-    per_second, p95 = inspection_speed(fast_predictor(model, p["test_time_views"]), p["image_size"], paths,
-                                       p["input_stage"])
+    _, per_second, p95 = inspection_speed(fast_predictor(model, p["test_time_views"]), p["image_size"], paths,
+                                          p["input_stage"])
     return {"model": p["model_name"], "parameters": model.count_params(), "epochs": summary["epochs_run"],
             "train wall s": round(summary["train_seconds"]),
             "best val accuracy": summary["best_val_accuracy"],

@@ -15,7 +15,7 @@ from lib.data import DataError, find_data_dir
 from lib.evaluate import threshold_metrics
 from lib.params import ParamsError, resolve_params
 from lib.runs import new_run_dir
-from lib.runtime import inspection_speed, score_files
+from lib.runtime import inspection_speed
 from lib.scoring import fast_predictor
 from lib.train import HISTORY_CSV, train_recipe
 
@@ -27,8 +27,8 @@ def bench_one(p: dict, out: Path) -> tuple[dict, pd.DataFrame]:
     paths, size = test["path"].tolist(), int(best.input_shape[1])
     predict = fast_predictor(best, p["test_time_views"])
     stage = p["input_stage"]
-    scores = score_files(predict, size, paths, batch_size=64, stage=stage)["defect_probability"].to_numpy()
-    throughput, latency = inspection_speed(predict, size, paths, stage)
+    scored, throughput, latency = inspection_speed(predict, size, paths, stage)  # the timed pass's scores
+    scores = scored["defect_probability"].to_numpy()
     m = threshold_metrics(test["label"].to_numpy(), scores, 0.5)
     row = {"model": p["model_name"], "image px": p["image_size"], "input": stage,
            "views scored": p["test_time_views"],
