@@ -10,6 +10,8 @@ same input. A photo in which no part is found gets None: never a guess."""
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -47,7 +49,7 @@ def find_part(image: np.ndarray) -> Circle | None:
                        interpolation=cv2.INTER_AREA)
     small = cv2.GaussianBlur(small, (0, 0), 1.0)
     side = min(small.shape)
-    dark_level, part_level = np.percentile(small[_centred_disc(small.shape, CORE * side)], [3, 60])
+    dark_level, part_level = percentiles(small, _centred_disc_u8(small.shape, CORE * side), (3, 60))
     if part_level - dark_level < MIN_CONTRAST:
         return None
     dark = (small < (dark_level + part_level) / 2).astype(np.uint8)
@@ -69,8 +71,7 @@ def _measure_cavity(blob: np.ndarray, low: float, high: float) -> Circle | None:
     y, x = np.unravel_index(int(np.argmax(inside)), inside.shape)  # the centre of the largest disc inside
     radius = float(inside[y, x])
     for reach in TRIM:  # the blob within a little more than that disc: the cavity without what touches it
-        kept = blob * (cv2.circle(np.zeros_like(blob), (round(x), round(y)), round(reach * radius), 1, -1))
-        moments = cv2.moments(kept, True)
+        moments = _disc_moments(blob, round(x), round(y), round(reach * radius))
         if moments["m00"] < low:
             return None
         x, y = moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]
@@ -81,6 +82,17 @@ def _measure_cavity(blob: np.ndarray, low: float, high: float) -> Circle | None:
     return x, y, radius
 
 
+def _disc_moments(blob: np.ndarray, x: int, y: int, radius: int) -> dict[str, float]:
+    """m00, m10 and m01 of the blob's pixels within a disc, counted in the disc's box only (exact: binary
+    moments are whole numbers)."""
+    left, top = max(x - radius - 1, 0), max(y - radius - 1, 0)
+    box = blob[top:y + radius + 2, left:x + radius + 2]
+    kept = box * cv2.circle(np.zeros_like(box), (x - left, y - top), radius, 1, -1)
+    moments = cv2.moments(kept, True)
+    return {"m00": moments["m00"], "m10": moments["m10"] + left * moments["m00"],
+            "m01": moments["m01"] + top * moments["m00"]}
+
+
 def _central_dark_blob(dark: np.ndarray, least: float, hole: float) -> np.ndarray | None:
     """The cavity candidate: of the dark regions at least least pixels across, the smallest whose outline
     holds the middle (a dark bench around the part holds it too, but is larger), else the one nearest the
@@ -89,10 +101,12 @@ def _central_dark_blob(dark: np.ndarray, least: float, hole: float) -> np.ndarra
     middle = ((dark.shape[1] - 1) / 2, (dark.shape[0] - 1) / 2)
     best, rank = None, (np.inf, np.inf)
     for label in range(1, count):
-        if max(stats[label, cv2.CC_STAT_WIDTH], stats[label, cv2.CC_STAT_HEIGHT]) < least:
+        left, top, width, height = stats[label, :4]
+        if max(width, height) < least:
             continue
-        contours, hierarchy = cv2.findContours((labels == label).astype(np.uint8), cv2.RETR_CCOMP,
-                                               cv2.CHAIN_APPROX_NONE)
+        region = (labels[top:top + height, left:left + width] == label).astype(np.uint8)  # its box only
+        contours, hierarchy = cv2.findContours(region, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE,
+                                               offset=(int(left), int(top)))
         outline = max((c for c, h in zip(contours, hierarchy[0]) if h[3] < 0), key=cv2.contourArea)
         off = max(0.0, -cv2.pointPolygonTest(outline, middle, True))  # 0 when the middle lies inside
         if (off, cv2.contourArea(outline)) < rank:
@@ -109,28 +123,58 @@ def _disc(diameter: float) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(3, round(diameter) | 1),) * 2)
 
 
+@functools.lru_cache(maxsize=64)
 def _centred_disc(shape: tuple[int, int], radius: float) -> np.ndarray:
+    """True inside a centred disc (made once per shape and radius, read-only)."""
     yy, xx = np.mgrid[:shape[0], :shape[1]]
-    return (yy - (shape[0] - 1) / 2) ** 2 + (xx - (shape[1] - 1) / 2) ** 2 <= radius ** 2
+    disc = (yy - (shape[0] - 1) / 2) ** 2 + (xx - (shape[1] - 1) / 2) ** 2 <= radius ** 2
+    disc.flags.writeable = False
+    return disc
+
+
+@functools.lru_cache(maxsize=64)
+def _centred_disc_u8(shape: tuple[int, int], radius: float) -> np.ndarray:
+    """_centred_disc as an OpenCV mask (1 inside, 0 outside)."""
+    return _centred_disc(shape, radius).astype(np.uint8)
+
+
+def percentiles(image: np.ndarray, mask: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+    """np.percentile(image[mask > 0], qs) of a uint8 image, to the last bit (its linear method), from a
+    histogram: some ten times faster."""
+    counts = cv2.calcHist([image], [0], mask, [256], [0, 256])
+    ranks = np.cumsum(counts.ravel().astype(np.int64))
+    virtual = (ranks[-1] - 1) * (np.asarray(qs, np.float64) / 100)
+    below = np.floor(virtual)
+    gamma = virtual - below
+    below = below.astype(np.int64)
+    low = np.searchsorted(ranks, below, side="right").astype(np.float64)
+    high = np.searchsorted(ranks, np.minimum(below + 1, ranks[-1] - 1), side="right").astype(np.float64)
+    step = high - low  # numpy's own interpolation, to the last bit
+    return np.where(gamma >= 0.5, high - step * (1 - gamma), low + step * gamma)
 
 
 def centre_part(image: np.ndarray, circle: Circle, size: int) -> np.ndarray:
     """The part cut out around its rim, scaled to size x size, bench blanked, light standardised (uint8)."""
     x, y, radius = circle
     half = radius * MARGIN / RIM_FRACTION / 2  # half the side of the square cut out
-    pad = int(np.ceil(half)) + 2
-    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    top, left = round(y - half) + pad, round(x - half) + pad
-    side = max(1, round(2 * half))
-    crop = cv2.resize(padded[top:top + side, left:left + side], (size, size), interpolation=cv2.INTER_AREA)
-    inside, core = part_mask(size), part_mask(size, RIM_FRACTION / MARGIN)
+    top, left, side = round(y - half), round(x - half), max(1, round(2 * half))
+    crop = cv2.resize(_cut(image, top, left, side), (size, size), interpolation=cv2.INTER_AREA)
+    inside, core = part_mask(size), _centred_disc_u8((size, size), RIM_FRACTION / MARGIN * size)
     # the part itself, inside its rim, sets the light (the bench has no say); by low percentiles, which an
     # overexposed lamp leaves in place while it clips the bright faces (a mean and sd move with them)
-    dark, bright = np.percentile(crop[core], LIGHT_PERCENTILES)
-    out = np.full((size, size), MID_GREY, np.float32)
+    dark, bright = percentiles(crop, core, LIGHT_PERCENTILES)
     gain = (LIGHT_LEVELS[1] - LIGHT_LEVELS[0]) / max(float(bright - dark), 1.0)
-    out[inside] = LIGHT_LEVELS[0] + gain * (crop[inside].astype(np.float32) - dark)
+    lit = (LIGHT_LEVELS[0] + gain * (crop.astype(np.float32) - dark)).astype(np.float32)
+    out = np.where(inside, lit, np.float32(MID_GREY))
     return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _cut(image: np.ndarray, top: int, left: int, side: int) -> np.ndarray:
+    """The side x side square of image at (top, left), edge pixels repeated where it reaches outside."""
+    height, width = image.shape
+    inner = image[max(top, 0):min(top + side, height), max(left, 0):min(left + side, width)]
+    over = (max(-top, 0), max(top + side - height, 0), max(-left, 0), max(left + side - width, 0))
+    return cv2.copyMakeBorder(inner, *over, cv2.BORDER_REPLICATE) if any(over) else inner
 
 
 def part_mask(size: int, fraction: float = RIM_FRACTION) -> np.ndarray:
