@@ -6,6 +6,7 @@ import cv2
 import keras
 import numpy as np
 
+from lib.part import Circle
 from lib.settings import AUGMENTATIONS_OFF
 
 OFF = AUGMENTATIONS_OFF  # every augmentation the parameters may name, and its value when off
@@ -97,6 +98,13 @@ def camera_change(photo: np.ndarray, camera: dict, rng: np.random.Generator) -> 
     Each change is applied with probability CAMERA_CHANCE, so training also keeps seeing photos as
     taken (with every change at once, the network learnt the changed photos and lost the clean ones).
     """
+    return camera_change_moving(photo, None, camera, rng)[0]
+
+
+def camera_change_moving(photo: np.ndarray, circle: Circle | None, camera: dict, rng: np.random.Generator
+                         ) -> tuple[np.ndarray, Circle | None]:
+    """camera_change, and where the part's circle (found on the photo as taken) lies after it: only the
+    shift and scale move it, so training need not find the part again in every changed photo."""
     camera = {name: value for name, value in camera.items() if rng.random() < CAMERA_CHANCE}
     image = photo.astype(np.float32)
     height, width = photo.shape
@@ -106,6 +114,9 @@ def camera_change(photo: np.ndarray, camera: dict, rng: np.random.Generator) -> 
         matrix = cv2.getRotationMatrix2D((width / 2, height / 2), 0.0, zoom)
         matrix[:, 2] += (dx, dy)
         image = cv2.warpAffine(image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE)
+        if circle is not None:
+            x, y = matrix @ (circle[0], circle[1], 1.0)
+            circle = (float(x), float(y), circle[2] * zoom)
     if camera.get("gamma"):
         image = 255.0 * (np.clip(image, 0, 255) / 255.0) ** np.exp(rng.uniform(-1, 1) * camera["gamma"])
     if camera.get("gain"):
@@ -119,7 +130,7 @@ def camera_change(photo: np.ndarray, camera: dict, rng: np.random.Generator) -> 
         quality = int(rng.integers(camera["jpeg"], 96))
         encoded = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, quality])[1]
         out = cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
-    return out
+    return out, circle
 
 
 class CameraChange:

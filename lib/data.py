@@ -15,7 +15,7 @@ import simplejpeg
 from PIL import Image
 
 from lib.config import DATA_ENV_VAR, DEFAULT_DATA_DIR, KAGGLE_DATASET
-from lib.part import STAGES, find_part, part_input
+from lib.part import STAGES, Circle, find_part, part_input
 from lib.progress import track
 
 SPLITS = ("train", "test")
@@ -239,6 +239,12 @@ def find_image_files(paths: Sequence[str | os.PathLike]) -> tuple[list[str], lis
         else:
             raise FileNotFoundError(f"no such file or folder: {given}")
     return found, hidden
+
+
+def part_circles(photos: Sequence[np.ndarray]) -> list[Circle | None]:
+    """find_part for each grey photo, on every core."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        return list(track(pool.map(find_part, photos), len(photos), "finding the parts", "photo"))
 
 
 def find_parts(table: pd.DataFrame) -> pd.DataFrame:

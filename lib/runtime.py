@@ -102,8 +102,9 @@ def score_files(predict: Predictor, size: int, paths: Sequence[str], batch_size:
         drifted = drift_notes(photo_measures(photo), reference) if reference and image is not None else ""
         return image, note, error, drifted
 
-    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        loaded = pool.map(load, paths)
+    workers = min(os.cpu_count() or 1, len(paths))  # one photo alone is read here: no pool to start
+    with ThreadPoolExecutor(max_workers=workers) if workers > 1 else contextlib.nullcontext() as pool:
+        loaded = pool.map(load, paths) if pool else map(load, paths)
         if progress:
             loaded = tqdm(loaded, total=len(paths), unit="image", file=sys.stderr)
         loaded = track(loaded, len(paths), "scoring photos", "image")

@@ -12,9 +12,9 @@ import pandas as pd
 import tensorflow as tf
 
 from lib import part
-from lib.augment import build_augmentation, camera_change, camera_config
+from lib.augment import build_augmentation, camera_change_moving, camera_config
 from lib.config import BEST_MODEL, RECIPE
-from lib.data import load_images, network_input
+from lib.data import load_images, network_input, part_circles
 from lib.models import build_model, compile_model, load_model
 from lib.progress import step
 from lib.splits import load_table
@@ -180,11 +180,13 @@ def training_datasets(table: pd.DataFrame, image_size: int, batch_size: int, aug
     """Decode the train and val images once; return (train_ds augmented+shuffled, val_ds, steps)."""
     train_rows, camera = table[table["split"] == "train"], camera_config(augmentation)
     val_images, val_table = load_images(table[table["split"] == "val"], image_size, stage=stage)
-    if camera:  # photos kept as scored (PHOTO_PX); the camera changes and the stage run every epoch
+    if camera:  # photos kept as scored (PHOTO_PX), each part found once; the camera changes run every epoch
         photos, kept = load_images(train_rows, PHOTO_PX)
-        usable = np.array([network_input(photo, image_size, stage) is not None for photo in photos], bool)
-        train_ds = camera_dataset(photos[usable], kept["label"].to_numpy()[usable], batch_size, image_size,
-                                  stage, camera, seed, build_augmentation(augmentation, seed))
+        circles = part_circles(photos) if stage == "part" else [None] * len(photos)
+        usable = np.array([stage != "part" or circle is not None for circle in circles], bool)
+        train_ds = camera_dataset(photos[usable], [c for c, ok in zip(circles, usable) if ok],
+                                  kept["label"].to_numpy()[usable], batch_size, image_size, stage, camera,
+                                  seed, build_augmentation(augmentation, seed))
         count = int(usable.sum())
     else:
         train_images, kept = load_images(train_rows, image_size, stage=stage)
@@ -195,16 +197,17 @@ def training_datasets(table: pd.DataFrame, image_size: int, batch_size: int, aug
     return train_ds, val_ds, -(-count // batch_size)
 
 
-def camera_dataset(photos: np.ndarray, labels: np.ndarray, batch_size: int, size: int, stage: str,
-                   camera: dict, seed: int, augment=None):
-    """tf.data pipeline: new camera changes drawn for every photo in every epoch, then the input stage,
-    then the network-level augmentation; [0, 1] float batches (N, size, size, 1)."""
-    def change(photo: np.ndarray, draw: np.int64) -> np.ndarray:
-        changed = network_input(camera_change(photo, camera, np.random.default_rng(int(draw))), size, stage)
-        # the finder may lose the part under a strong change: then this draw shows the photo unchanged
-        return changed if changed is not None else network_input(photo, size, stage)
+def camera_dataset(photos: np.ndarray, circles: list, labels: np.ndarray, batch_size: int, size: int,
+                   stage: str, camera: dict, seed: int, augment=None):
+    """tf.data pipeline: new camera changes drawn for every photo in every epoch, then the input stage (at
+    the part stage, cut around the photo's circle as the change moved it), then the network-level
+    augmentation; [0, 1] float batches (N, size, size, 1)."""
+    def change(index: np.int64, draw: np.int64) -> np.ndarray:
+        photo, circle = photos[int(index)], circles[int(index)]
+        changed, moved = camera_change_moving(photo, circle, camera, np.random.default_rng(int(draw)))
+        return network_input(changed, size) if stage == "photo" else part.centre_part(changed, moved, size)
 
-    ds = tf.data.Dataset.from_tensor_slices((photos, labels.astype("float32")))
+    ds = tf.data.Dataset.from_tensor_slices((np.arange(len(photos)), labels.astype("float32")))
     ds = ds.shuffle(len(photos), seed=seed, reshuffle_each_iteration=True)
     draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
     ds = tf.data.Dataset.zip((ds, draws)).map(

@@ -6,6 +6,10 @@ import numpy as np
 import pytest
 
 from lib import augment
+from lib.data import part_circles
+from lib.part import find_part
+from lib.train import camera_dataset
+from tests.conftest import fake_part
 
 SIZE = 24
 
@@ -134,3 +138,33 @@ def test_camera_changes_are_off_unless_named_and_one_seed_gives_one_draw():
     one, two = (augment.camera_change(photo, camera, np.random.default_rng(5)) for _ in range(2))
     assert np.array_equal(one, two)
     assert augment.build_augmentation({"gain": 0.3}) is None  # camera changes are not Keras layers
+
+
+def test_the_part_circle_moves_with_a_camera_shift_and_scale_as_the_finder_would_find_it():
+    photo = fake_part(np.random.default_rng(3), defect=False, size=300)
+    circle = find_part(photo)
+    moved = 0
+    for seed in range(12):
+        changed, where = augment.camera_change_moving(photo, circle, {"shift": 0.06, "scale": 0.1, "gain": 0.3},
+                                                      np.random.default_rng(seed))
+        found = find_part(changed)
+        assert np.abs(np.subtract(where, found)).max() < 2  # centre and radius, in pixels
+        moved += where != circle
+    assert moved >= 3  # some draws shifted or scaled the photo
+    assert augment.camera_change_moving(photo, None, {"shift": 0.06}, np.random.default_rng(0))[1] is None
+
+
+def test_a_camera_training_set_at_the_part_stage_is_one_set_of_batches_for_one_seed():
+    rng = np.random.default_rng(0)
+    photos = np.stack([fake_part(rng, defect=bool(i % 2), size=300) for i in range(6)])
+    circles = part_circles(photos)
+    assert all(c is not None for c in circles)
+
+    def first_batch() -> np.ndarray:
+        ds = camera_dataset(photos, circles, np.arange(6) % 2, 6, 32, "part", {"gain": 0.4, "blur": 2.0}, 7)
+        return next(iter(ds))[0].numpy()
+
+    one, two = first_batch(), first_batch()
+    assert one.shape == (6, 32, 32, 1) and 0 <= one.min() and one.max() <= 1
+    assert np.array_equal(one, two)
+    assert (one[:, 0, 0, 0] == np.float32(128 / 255)).all()  # the bench beyond the part: one grey
