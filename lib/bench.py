@@ -15,7 +15,7 @@ from lib.data import DataError, find_data_dir
 from lib.evaluate import threshold_metrics
 from lib.params import ParamsError, resolve_params
 from lib.runs import new_run_dir
-from lib.runtime import inspection_speed
+from lib.runtime import inspection_costs, inspection_speed
 from lib.scoring import fast_predictor
 from lib.train import HISTORY_CSV, train_recipe
 
@@ -37,7 +37,9 @@ def bench_one(p: dict, out: Path) -> tuple[dict, pd.DataFrame]:
            "best val acc": round(summary["best_val_accuracy"], 4),
            "test acc": round(m["accuracy"], 4), "defect recall": round(m["recall"], 4),
            "FN": m["fn"], "FP": m["fp"], "images/s (JPEG to prob, batch 64)": round(throughput),
-           "one image p95 ms": round(latency, 1)}
+           "one image p95 ms": round(latency, 1),
+           **{name: round(ms, 3) for name, ms in inspection_costs(fast_predictor(best, 1), size, paths,
+                                                                   stage).items()}}
     return row, pd.read_csv(out / HISTORY_CSV)
 
 

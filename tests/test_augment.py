@@ -145,8 +145,8 @@ def test_the_part_circle_moves_with_a_camera_shift_and_scale_as_the_finder_would
     circle = find_part(photo)
     moved = 0
     for seed in range(12):
-        changed, where = augment.camera_change_moving(photo, circle, {"shift": 0.06, "scale": 0.1, "gain": 0.3},
-                                                      np.random.default_rng(seed))
+        camera = {"shift": 0.06, "scale": 0.1, "gain": 0.3}
+        changed, where = augment.camera_change_moving(photo, circle, camera, np.random.default_rng(seed))
         found = find_part(changed)
         assert np.abs(np.subtract(where, found)).max() < 2  # centre and radius, in pixels
         moved += where != circle

@@ -19,7 +19,7 @@ from lib.config import PROJECT_ROOT
 from lib.data import DataError, decode_image
 from lib.inspect import claim_output, main
 from lib.models import build_model, load_model
-from lib.runtime import MODEL_TFLITE, dihedral_views, saved_tflite, tflite_predictor
+from lib.runtime import MODEL_TFLITE, dihedral_views, inspection_costs, saved_tflite, tflite_predictor
 from lib.scoring import fast_predictor, save_tflite
 from tests.conftest import fake_part
 
@@ -366,3 +366,23 @@ def test_a_local_dask_cluster_of_two_workers_gives_the_same_rows_as_one_process(
     single, spread = pd.read_csv(one, keep_default_na=False), pd.read_csv(two, keep_default_na=False)
     assert spread.path.tolist() == single.path.tolist()  # every file once, in the same order
     pd.testing.assert_frame_equal(spread, single, check_exact=False, atol=1e-6)
+
+
+def test_the_bench_breaks_inspection_down_into_decoding_finding_cutting_out_and_the_network(tmp_path):
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(5):
+        paths.append(str(tmp_path / f"p{i}.jpeg"))
+        cv2.imwrite(paths[-1], fake_part(rng, defect=bool(i % 2), size=300))
+    seen = []
+
+    def network(images: np.ndarray) -> np.ndarray:
+        seen.append(images.shape)
+        return np.zeros(len(images), np.float32)
+
+    costs = inspection_costs(network, 32, paths, "part")
+    assert list(costs) == ["decode ms", "find part ms", "cut out ms", "network ms per view"]
+    assert all(value > 0 for value in costs.values())
+    assert seen and all(shape == (64, 32, 32) for shape in seen)  # one view, in batches of 64
+    assert list(inspection_costs(network, 32, paths, "photo")) == ["decode ms", "resize ms",
+                                                                   "network ms per view"]
