@@ -202,19 +202,22 @@ def camera_dataset(photos: np.ndarray, circles: list, labels: np.ndarray, batch_
     """tf.data pipeline: new camera changes drawn for every photo in every epoch, then the input stage (at
     the part stage, cut around the photo's circle as the change moved it), then the network-level
     augmentation; [0, 1] float batches (N, size, size, 1)."""
-    def change(index: np.int64, draw: np.int64) -> np.ndarray:
-        photo, circle = photos[int(index)], circles[int(index)]
-        changed, moved = camera_change_moving(photo, circle, camera, np.random.default_rng(int(draw)))
-        return network_input(changed, size) if stage == "photo" else part.centre_part(changed, moved, size)
+    def change(indices: np.ndarray, draws: np.ndarray) -> np.ndarray:  # a batch at a time: fewer calls
+        out = np.empty((len(indices), size, size), np.uint8)
+        for row, (index, draw) in enumerate(zip(indices, draws)):
+            photo, circle = photos[index], circles[index]
+            changed, moved = camera_change_moving(photo, circle, camera, np.random.default_rng(int(draw)))
+            out[row] = (network_input(changed, size) if stage == "photo"
+                        else part.centre_part(changed, moved, size))
+        return out
 
     ds = tf.data.Dataset.from_tensor_slices((np.arange(len(photos)), labels.astype("float32")))
     ds = ds.shuffle(len(photos), seed=seed, reshuffle_each_iteration=True)
     draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    ds = tf.data.Dataset.zip((ds, draws)).map(
+    ds = tf.data.Dataset.zip((ds, draws)).batch(batch_size).map(
         lambda pair, draw: (tf.numpy_function(change, [pair[0], draw], tf.uint8), pair[1]),
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.map(lambda x, y: (tf.reshape(tf.cast(x, tf.float32) / 255.0, (size, size, 1)), y))
-    ds = ds.batch(batch_size)
+    ds = ds.map(lambda x, y: (tf.reshape(tf.cast(x, tf.float32) / 255.0, (-1, size, size, 1)), y))
     if augment is not None:
         ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
