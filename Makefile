@@ -22,8 +22,10 @@ setup: $(VENV)/.installed ## build .venv with the pinned packages, install lib/,
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+	@# uv (PyPI) installs the same pins some six times faster than pip; pip does it where uv cannot be had
+	$(BIN)/pip install --quiet uv 2>/dev/null && $(BIN)/uv pip install --quiet --python $(BIN)/python \
+		-r requirements.txt || { $(BIN)/pip install --quiet --upgrade pip && \
+		$(BIN)/pip install --quiet -r requirements.txt; }
 	PYTHONWARNINGS=ignore $(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (casting-inspection)"
 	-@git rev-parse --git-dir >/dev/null 2>&1 && $(BIN)/nbstripout --install
