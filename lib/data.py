@@ -247,6 +247,18 @@ def part_circles(photos: Sequence[np.ndarray]) -> list[Circle | None]:
         return list(track(pool.map(find_part, photos), len(photos), "finding the parts", "photo"))
 
 
+def load_photos_with_parts(table: pd.DataFrame, size: int) -> tuple[np.ndarray, list[Circle], pd.DataFrame]:
+    """Every row's photo at size x size and its part's circle (for changes made to the photo before the
+    stage); bad files and photos with no part found are skipped with a warning naming them, as in
+    load_images."""
+    photos, kept = load_images(table, size)
+    circles = part_circles(photos)
+    found = np.array([circle is not None for circle in circles], bool)
+    if not found.all():
+        _warn_skipped([(path, f"{PART_NOT_FOUND}: {path}") for path in kept["path"][~found]])
+    return photos[found], [c for c in circles if c is not None], kept[found].reset_index(drop=True)
+
+
 def find_parts(table: pd.DataFrame) -> pd.DataFrame:
     """The table with the part finder's circle per photo (part_x, part_y, part_r; NaN where none is found)."""
     def one(path: str) -> tuple[float, float, float]:

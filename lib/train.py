@@ -14,7 +14,7 @@ import tensorflow as tf
 from lib import part
 from lib.augment import build_augmentation, camera_change_moving, camera_config
 from lib.config import BEST_MODEL, RECIPE
-from lib.data import load_images, network_input, part_circles
+from lib.data import load_images, load_photos_with_parts, network_input
 from lib.models import build_model, compile_model, load_model
 from lib.progress import step
 from lib.splits import load_table
@@ -178,23 +178,29 @@ def fit_model(model: keras.Model, train_ds, val_ds, run_dir: str | Path, epochs:
 def training_datasets(table: pd.DataFrame, image_size: int, batch_size: int, augmentation: dict,
                       seed: int, stage: str = "photo"):
     """Decode the train and val images once; return (train_ds augmented+shuffled, val_ds, steps)."""
-    train_rows, camera = table[table["split"] == "train"], camera_config(augmentation)
     val_images, val_table = load_images(table[table["split"] == "val"], image_size, stage=stage)
-    if camera:  # photos kept as scored (PHOTO_PX), each part found once; the camera changes run every epoch
-        photos, kept = load_images(train_rows, PHOTO_PX)
-        circles = part_circles(photos) if stage == "part" else [None] * len(photos)
-        usable = np.array([stage != "part" or circle is not None for circle in circles], bool)
-        train_ds = camera_dataset(photos[usable], [c for c, ok in zip(circles, usable) if ok],
-                                  kept["label"].to_numpy()[usable], batch_size, image_size, stage, camera,
-                                  seed, build_augmentation(augmentation, seed))
-        count = int(usable.sum())
-    else:
-        train_images, kept = load_images(train_rows, image_size, stage=stage)
-        train_ds = make_dataset(train_images, kept["label"].to_numpy(), batch_size, shuffle=True,
-                                seed=seed, augment=build_augmentation(augmentation, seed))
-        count = len(train_images)
+    train_ds, count = training_dataset(table[table["split"] == "train"], image_size, batch_size, augmentation,
+                                       seed, stage)
     val_ds = make_dataset(val_images, val_table["label"].to_numpy(), batch_size)
     return train_ds, val_ds, -(-count // batch_size)
+
+
+def training_dataset(rows: pd.DataFrame, image_size: int, batch_size: int, augmentation: dict, seed: int,
+                     stage: str = "photo"):
+    """The training pipeline for these rows, as training and chapter 2 see it: (dataset, photos in it)."""
+    camera = camera_config(augmentation)
+    if camera:  # photos kept as scored (PHOTO_PX), each part found once; the camera changes run every epoch
+        if stage == "part":
+            photos, circles, kept = load_photos_with_parts(rows, PHOTO_PX)
+        else:
+            photos, kept = load_images(rows, PHOTO_PX)
+            circles = [None] * len(photos)
+        dataset = camera_dataset(photos, circles, kept["label"].to_numpy(), batch_size, image_size, stage,
+                                 camera, seed, build_augmentation(augmentation, seed))
+        return dataset, len(photos)
+    images, kept = load_images(rows, image_size, stage=stage)
+    return make_dataset(images, kept["label"].to_numpy(), batch_size, shuffle=True, seed=seed,
+                        augment=build_augmentation(augmentation, seed)), len(images)
 
 
 def camera_dataset(photos: np.ndarray, circles: list, labels: np.ndarray, batch_size: int, size: int,

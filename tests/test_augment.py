@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from lib import augment
-from lib.data import part_circles
+from lib.data import part_circles, scan_dataset
 from lib.part import find_part
-from lib.train import camera_dataset
-from tests.conftest import fake_part
+from lib.train import camera_dataset, training_dataset
+from tests.conftest import fake_part, write_casting_tree
 
 SIZE = 24
 
@@ -168,3 +169,17 @@ def test_a_camera_training_set_at_the_part_stage_is_one_set_of_batches_for_one_s
     assert one.shape == (6, 32, 32, 1) and 0 <= one.min() and one.max() <= 1
     assert np.array_equal(one, two)
     assert (one[:, 0, 0, 0] == np.float32(128 / 255)).all()  # the bench beyond the part: one grey
+
+
+def test_training_with_camera_changes_skips_photos_without_a_part_and_counts_the_rest(tmp_path):
+    root = write_casting_tree(tmp_path / "casting_data", {"train": 4}, size=300)
+    cv2.imwrite(str(root / "train" / "ok_front" / "cast_ok_0_blank.jpeg"), np.full((300, 300), 120, np.uint8))
+    rows = scan_dataset(root, ("train",))
+    with pytest.warns(UserWarning, match=r"skipped part not found: .*cast_ok_0_blank\.jpeg"):
+        dataset, count = training_dataset(rows, 32, 16, {"rot90": True, "gain": 0.4, "blur": 1.0}, 0, "part")
+    assert count == 8  # the blank photo has no part: not trained on, and named
+    x, y = next(iter(dataset))
+    assert x.shape == (8, 32, 32, 1) and sorted(y.numpy().tolist()) == [0.0] * 4 + [1.0] * 4
+    with pytest.warns(UserWarning, match=r"skipped part not found: .*cast_ok_0_blank\.jpeg"):
+        plain, plain_count = training_dataset(rows, 32, 16, {"rot90": True}, 0, "part")
+    assert plain_count == 8 and next(iter(plain))[0].shape == (8, 32, 32, 1)
