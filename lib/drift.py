@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from lib.data import DataError, decode_image
-from lib.part import LIGHT_PERCENTILES, MARGIN, RIM_FRACTION, centre_part, find_part, part_mask
+from lib.part import LIGHT_PERCENTILES, MARGIN, RIM_FRACTION, centre_part, find_part, part_mask, percentiles
 from lib.runs import write_whole
 
 DRIFT_REFERENCE = "drift_reference.json"
@@ -46,8 +46,8 @@ def photo_measures(image: np.ndarray) -> dict[str, float] | None:
     x, y, radius = circle
     height, width = image.shape
     side = min(height, width)
-    rim = cv2.circle(np.zeros_like(image), (round(x), round(y)), max(1, round(radius)), 1, -1).astype(bool)
-    dark, bright = np.percentile(image[rim], LIGHT_PERCENTILES) if rim.any() else (0.0, 0.0)
+    rim = cv2.circle(np.zeros_like(image), (round(x), round(y)), max(1, round(radius)), 1, -1)
+    dark, bright = percentiles(image, rim, LIGHT_PERCENTILES) if rim.any() else (0.0, 0.0)
     crop = centre_part(image, circle, MEASURE_PX).astype(np.float32)  # light standardised, size fixed
     edges = np.abs(cv2.Laplacian(crop, cv2.CV_32F))[part_mask(MEASURE_PX, RIM_FRACTION / MARGIN)]
     return {"light": float(bright), "contrast": float(bright - dark), "sharpness": float(edges.mean()),
