@@ -162,6 +162,9 @@ def inspection_costs(predict_one_view: Predictor, size: int, paths: Sequence[str
         start = clock()
         images = [resize_image(photo, size) for photo in decoded]
         costs["resize ms"] = clock() - start
+    if not images:
+        raise ValueError(f"no part found in any of the {len(paths)} photos timed"
+                         + (f" (the first: {paths[0]})" if paths else ""))
     costs = {name: 1000 * seconds / len(paths) for name, seconds in costs.items()}
     batch = np.stack((images * -(-64 // len(images)))[:64])
     predict_one_view(batch)  # warm-up

@@ -386,3 +386,7 @@ def test_the_bench_breaks_inspection_down_into_decoding_finding_cutting_out_and_
     assert seen and all(shape == (64, 32, 32) for shape in seen)  # one view, in batches of 64
     assert list(inspection_costs(network, 32, paths, "photo")) == ["decode ms", "resize ms",
                                                                    "network ms per view"]
+    blank = str(tmp_path / "blank.jpeg")
+    cv2.imwrite(blank, np.full((300, 300), 120, np.uint8))
+    with pytest.raises(ValueError, match=r"no part found in any of the 1 photos timed \(the first: .*blank"):
+        inspection_costs(network, 32, [blank], "part")
