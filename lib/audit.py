@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lib.crossval import fold_scores, matching_cv_run
+from lib.cv_results import fold_scores, matching_cv_run
 from lib.evaluate import REPEAT_PREDICTIONS, REPEAT_SETTINGS
 from lib.runs import data_fingerprint
 from lib.words import plural

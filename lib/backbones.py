@@ -20,13 +20,13 @@ import pandas as pd
 
 from lib.config import BACKBONES_CSV, BACKBONES_SETTINGS, OUTPUTS_DIR, PARAMS_DIR
 from lib.data import DataError
-from lib.evaluate import group_bootstrap_interval, run_test_figures
+from lib.evaluate import group_bootstrap_interval, test_figures
 from lib.models import BACKBONES, MODELS
-from lib.params import ParamsError
+from lib.params import ParamsError, params_and_data
 from lib.runs import data_fingerprint, new_run_dir, write_whole
 from lib.runtime import inspection_speed
-from lib.scoring import fast_predictor
-from lib.splits import build_split_table, params_and_data
+from lib.scoring import fast_predictor, score_table
+from lib.splits import build_split_table
 from lib.train import train_recipe
 from lib.words import plural
 
@@ -37,10 +37,10 @@ def measure_backbone(p: dict, table: pd.DataFrame, out: Path, budget_seconds: fl
     """Train p's network on the table's split within the budget, then its row: size, training, the never-seen
     test figures at 0.5 and at the operating rule (chosen on validation), and inspection speed."""
     model, _, summary = train_recipe(p, out, table, budget_seconds)
-    figures, scored = run_test_figures(model, table, p["threshold_rule"], p["cost_missed_defect"],
-                                       p["cost_scrapped_good"], p["scrap_budget"], p["test_time_views"],
-                                       p["input_stage"])
-    half, rule = figures
+    scored = score_table(model, table[table["split"].isin(["val", "test"])], p["test_time_views"],
+                         stage=p["input_stage"])
+    half, rule = test_figures(scored, p["threshold_rule"], p["cost_missed_defect"], p["cost_scrapped_good"],
+                              p["scrap_budget"])
     test = scored[scored["split"] == "test"]
     low, high = group_bootstrap_interval((test["score"] >= 0.5) == test["label"].astype(bool),
                                          test["twin_group"])

@@ -1,50 +1,27 @@
 """Grouped K-fold cross-validation: every image scored once by a network that never saw its photograph.
 
-A cv run folder (`outputs/<time>-cv/`) holds `cv.json` (the recipe, K and the data fingerprint),
-one `fold-<i>/` per fold (its training files and `scores.csv`: the fold's validation and held-out
-scores), and, once every fold is done, `oof_predictions.csv`, `cv_folds.csv` and `cv_summary.json`.
+Running the folds lives here; reading a finished run (the out-of-fold summary, the run matching a recipe)
+in lib/cv_results.py.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
-from lib.config import RECIPE
-from lib.data import find_data_dir, load_images
-from lib.decision import add_verdicts
-from lib.evaluate import fold_figures, group_bootstrap_interval
+from lib.cv_results import FOLD_SCORES
+from lib.data import load_images
 from lib.models import load_model
 from lib.robustness import robustness_table
-from lib.runs import data_fingerprint
 from lib.scoring import fast_predictor, score_table
 from lib.train import PHOTO_PX, TRAIN_SUMMARY, recipe_of, train_recipe
-
-SETTINGS, SUMMARY, OOF, FOLDS, FOLD_SCORES = "cv.json", "cv_summary.json", "oof_predictions.csv", \
-    "cv_folds.csv", "scores.csv"
-ROBUSTNESS = "cv_robustness.csv"  # chapter 6's changes on fold 1's held-out photos
 
 
 def cv_settings(params: dict, k: int, data_sha256: str) -> dict:
     """What a cv run is: the recipe, the views scored, the number of folds, the data fingerprint."""
     return {"recipe": recipe_of(params), "views": params["test_time_views"], "k": k,
             "data_sha256": data_sha256}
-
-
-def cv_runs(outputs: Path, recipe: dict, data_sha256: str, finished: bool = True) -> list[Path]:
-    """cv run folders under outputs for this recipe and data, newest first (finished or not)."""
-    found = []
-    for run in sorted(Path(outputs).glob("*-cv*"), reverse=True):
-        settings = run / SETTINGS
-        if not settings.is_file():
-            continue
-        saved = json.loads(settings.read_text())
-        if saved["recipe"] == recipe and saved["data_sha256"] == data_sha256 \
-                and (run / SUMMARY).is_file() == finished:
-            found.append(run)
-    return found
 
 
 def run_fold(params: dict, fold_table: pd.DataFrame, out: Path) -> pd.DataFrame:
@@ -62,79 +39,6 @@ def run_fold(params: dict, fold_table: pd.DataFrame, out: Path) -> pd.DataFrame:
     scored[["path", "fold", "split", "label", "twin_group", "score"]].to_csv(partial, index=False)
     partial.replace(done)  # a fold counts as done only once its scores are complete
     return pd.read_csv(done)  # the same numbers whether this run scored the fold or an earlier one
-
-
-def summarise_cv(scores: pd.DataFrame, rule: str, cost_missed_defect: float, cost_scrapped_good: float,
-                 scrap_budget: float, review_low: float, review_high: float
-                 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Out-of-fold predictions, per-fold figures and the pooled summary (95% group-bootstrap intervals)."""
-    folds = fold_figures(scores, rule, cost_missed_defect, cost_scrapped_good, scrap_budget)  # each fold's
-    oof = scores[scores["split"] == "test"].drop(columns="split").reset_index(drop=True)
-    oof["threshold"] = oof["fold"].map(folds.set_index("fold")["threshold"])
-    oof = add_verdicts(oof, {"threshold": oof["threshold"].to_numpy(), "review_low": review_low,
-                             "review_high": review_high})  # each part at its own fold's threshold
-    label, score = oof["label"].to_numpy(), oof["score"].to_numpy()
-    right_half = (score >= 0.5) == (label == 1)
-    at_rule = oof["verdict_at_threshold"].to_numpy()
-    right_rule = at_rule == oof["true_class"].to_numpy()
-    low, high = group_bootstrap_interval(right_half, oof["twin_group"])
-    per_photo = pd.Series(right_half).groupby(oof["twin_group"].to_numpy()).mean()  # each photograph once
-    rule_low, rule_high = group_bootstrap_interval(right_rule, oof["twin_group"])
-    defects, good = int(label.sum()), int((label == 0).sum())
-    said = oof["verdict"].to_numpy()
-    summary = {
-        "parts": len(oof), "defects": defects, "good": good, "groups": int(oof["twin_group"].nunique()),
-        "folds": int(oof["fold"].nunique()), "rule": rule,
-        "accuracy at 0.5": float(right_half.mean()), "interval at 0.5": [low, high],
-        "fold sd at 0.5": float(folds["accuracy at 0.5"].std()),
-        "photographs wrong at 0.5": int((per_photo < 0.5).sum()),
-        "accuracy per photograph at 0.5": float(per_photo.mean()),
-        "missed at 0.5": int(((score < 0.5) & (label == 1)).sum()),
-        "scrapped at 0.5": int(((score >= 0.5) & (label == 0)).sum()),
-        "accuracy at rule": float(right_rule.mean()), "interval at rule": [rule_low, rule_high],
-        "missed at rule": int(((at_rule == "ok") & (label == 1)).sum()),
-        "scrapped at rule": int(((at_rule == "defect") & (label == 0)).sum()),
-        "shipped with review band": int(((said == "ok") & (label == 1)).sum()),
-        "scrapped with review band": int(((said == "defect") & (label == 0)).sum()),
-        "review": int((said == "review").sum()), "review_low": review_low, "review_high": review_high,
-    }
-    return oof, folds, summary
-
-
-def save_summary(run: Path, oof: pd.DataFrame, folds: pd.DataFrame, summary: dict) -> None:
-    """Write the out-of-fold predictions, the per-fold table and the summary (the summary last: done)."""
-    oof.to_csv(run / OOF, index=False)
-    folds.to_csv(run / FOLDS, index=False)
-    (run / SUMMARY).write_text(json.dumps(summary, indent=2))
-
-
-def fold_scores(run: Path) -> pd.DataFrame:
-    """Every fold's validation and held-out scores of a cv run, in fold order."""
-    files = sorted(Path(run).glob(f"fold-*/{FOLD_SCORES}"), key=lambda f: int(f.parent.name.split("-")[1]))
-    return pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
-
-
-def matching_cv_run(model_run: Path, data_root: Path, outputs: Path | None = None) -> Path | None:
-    """The newest finished cv run of the recipe the model run was trained with, on the same data (or None)."""
-    recipe_file = Path(model_run) / RECIPE
-    if not recipe_file.is_file():
-        return None
-    found = cv_runs(outputs or Path(model_run).parent, json.loads(recipe_file.read_text()),
-                    data_fingerprint(data_root)["sha256"])
-    return found[0] if found else None
-
-
-def never_seen(model_run: Path, data_dir: str, rule: str, cost_missed_defect: float,
-               cost_scrapped_good: float, scrap_budget: float, review_low: float, review_high: float
-               ) -> tuple[pd.DataFrame, pd.DataFrame, dict] | None:
-    """The matching cv run's out-of-fold predictions, per-fold table and summary at these rules (or None)."""
-    run = matching_cv_run(model_run, find_data_dir(data_dir or None))
-    if run is None:
-        return None
-    oof, folds, summary = summarise_cv(fold_scores(run), rule, cost_missed_defect, cost_scrapped_good,
-                                       scrap_budget, review_low, review_high)
-    settings = json.loads((run / SETTINGS).read_text())
-    return oof, folds, {**summary, "run": run.name, "views": settings["views"], "k": settings["k"]}
 
 
 def fold_robustness(run: Path, fold_table: pd.DataFrame, params: dict, threshold: float) -> pd.DataFrame:

@@ -17,23 +17,14 @@ from pathlib import Path
 import pandas as pd
 
 from lib.config import CACHE_DIR, DEFAULT_PARAMS, OUTPUTS_DIR
-from lib.crossval import (
-    ROBUSTNESS,
-    SETTINGS,
-    SUMMARY,
-    cv_runs,
-    cv_settings,
-    fold_robustness,
-    run_fold,
-    save_summary,
-    summarise_cv,
-)
+from lib.crossval import cv_settings, fold_robustness, run_fold
+from lib.cv_results import ROBUSTNESS, SETTINGS, SUMMARY, cv_runs, save_summary, summarise_cv
 from lib.data import DataError, scan_dataset
 from lib.evaluate import fold_figures
 from lib.near_duplicates import flag_near_twins
-from lib.params import ParamsError
+from lib.params import ParamsError, params_and_data
 from lib.runs import data_fingerprint, new_run_dir
-from lib.splits import cv_folds, params_and_data, take_subset
+from lib.splits import cv_folds, take_subset
 
 
 def main(argv: list[str] | None = None) -> int:

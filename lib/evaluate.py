@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pandas as pd
 from sklearn.metrics import brier_score_loss, classification_report, confusion_matrix, roc_auc_score
 
 from lib.decision import choose_threshold
-from lib.scoring import score_table
 
 FIGURES = ["accuracy", "recall", "f1", "fn", "fp"]
 
@@ -68,12 +66,10 @@ def headline_table(labels: np.ndarray, scores: np.ndarray, threshold: float,
     return pd.DataFrame(columns)
 
 
-def run_test_figures(model: keras.Model, table: pd.DataFrame, rule: str, cost_missed_defect: float,
-                     cost_scrapped_good: float, scrap_budget: float, views: int = 1, stage: str = "photo"
-                     ) -> tuple[list[dict], pd.DataFrame]:
-    """A trained run's test figures at 0.5 and at the operating point chosen on its validation split, and
-    the scored validation and test rows."""
-    scored = score_table(model, table[table["split"].isin(["val", "test"])], views, stage=stage)
+def test_figures(scored: pd.DataFrame, rule: str, cost_missed_defect: float, cost_scrapped_good: float,
+                 scrap_budget: float) -> list[dict]:
+    """A run's test figures at 0.5 and at the operating point its rule chooses on the validation rows, from
+    its scored validation and test rows (scoring.score_table)."""
     val, test = scored[scored["split"] == "val"], scored[scored["split"] == "test"]
     chosen, _ = choose_threshold(val["label"], val["score"], rule, cost_missed_defect, cost_scrapped_good,
                                  scrap_budget)
@@ -81,7 +77,7 @@ def run_test_figures(model: keras.Model, table: pd.DataFrame, rule: str, cost_mi
     for name, threshold in (("0.5", 0.5), (f"operating point ({rule})", chosen)):
         m = threshold_metrics(test["label"], test["score"], threshold)
         rows.append({"threshold rule": name, "threshold": threshold, **{k: m[k] for k in FIGURES}})
-    return rows, scored
+    return rows
 
 
 def summarise_runs(runs: pd.DataFrame) -> pd.DataFrame:

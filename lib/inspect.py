@@ -25,8 +25,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from lib.data import find_image_files
-from lib.decision import inspect_chunk, inspect_files, load_inspector
 from lib.drift import DRIFT_REFERENCE, batch_warning
+from lib.inspection import inspect_chunk, inspect_files, load_inspector
 from lib.words import plural
 
 try:  # optional: a line PC scoring one folder needs no Dask

@@ -9,6 +9,7 @@ import papermill
 import yaml
 
 from lib.config import DEFAULT_PARAMS, NOTEBOOKS_DIR
+from lib.data import find_data_dir
 from lib.settings import AUGMENTATIONS_OFF, out_of_range
 
 # papermill reads `name: type = default` in a notebook's parameters cell; these are the types we use.
@@ -135,3 +136,11 @@ def validate_params(params: dict, declared: dict[str, dict], source: str | Path)
 def for_notebook(params: dict, declared: dict[str, dict], notebook: str) -> dict:
     """The subset of params that one notebook declares."""
     return {k: v for k, v in params.items() if notebook in declared.get(k, {}).get("notebooks", [])}
+
+
+def params_and_data(params_file: str | Path, data_dir: str = "") -> tuple[dict, Path]:
+    """A command's settings (params_file over default.yaml, data_dir given on the command line first) and
+    its data folder; ParamsError or DataError naming the file or folder and the fix."""
+    p = resolve_params(params_file)
+    p["data_dir"] = data_dir or p["data_dir"]
+    return p, find_data_dir(p["data_dir"] or None)

@@ -18,7 +18,6 @@ from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 from lib import near_duplicates
 from lib.data import find_data_dir, scan_dataset
 from lib.explore import leaked_test_paths
-from lib.params import resolve_params
 
 SPLIT_TABLE = "split.csv"
 SPLIT_SETTINGS = "split.json"
@@ -105,14 +104,6 @@ def cv_folds(table: pd.DataFrame, groups: pd.Series, k: int, val_fraction: float
         out.loc[val, "split"] = "val"
         tables.append(out)
     return tables
-
-
-def params_and_data(params_file: str | os.PathLike, data_dir: str = "") -> tuple[dict, Path]:
-    """A command's settings (params_file over default.yaml, data_dir given on the command line first) and
-    its data folder; ParamsError or DataError naming the file or folder and the fix."""
-    p = resolve_params(params_file)
-    p["data_dir"] = data_dir or p["data_dir"]
-    return p, find_data_dir(p["data_dir"] or None)
 
 
 def load_table(

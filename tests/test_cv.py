@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from lib import cv
-from lib.crossval import never_seen
+from lib.cv_results import never_seen
 from lib.evaluate import group_bootstrap_interval
 from lib.narrative import never_seen_sentences
 from lib.params import resolve_params

@@ -14,14 +14,14 @@ LIB = PROJECT_ROOT / "lib"
 # Lowest first: a module may import only from layers below its own (README, "Layout").
 LAYERS = [
     {"config", "part", "progress", "settings", "words"},
-    {"data", "explore", "headline", "params", "runs"},
-    {"near_duplicates", "drift"},
+    {"data", "explore", "headline", "runs"},
+    {"near_duplicates", "drift", "params"},
     {"splits", "runtime"},
     {"augment", "models"},
     {"train", "scoring"},
     {"decision"},
-    {"evaluate", "explain"},
-    {"narrative", "plots", "robustness"},
+    {"evaluate", "explain", "inspection"},
+    {"narrative", "plots", "robustness", "cv_results"},
     {"crossval", "summary"},
     {"audit"},
     {"inspect", "report", "bench", "backbones", "repeat", "get_data", "cv"},  # command line: used by none
