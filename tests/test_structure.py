@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 
@@ -76,3 +77,34 @@ def test_each_module_imports_on_its_own():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT,
                           env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": ""})
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+NOTEBOOKS = PROJECT_ROOT / "notebooks"
+WITHOUT_TENSORFLOW = ("01_explore", "07_new_parts")  # chapters that read tables and photos, train nothing
+
+
+def loaded_by_chapter(chapter: str) -> set[str]:
+    """The top-level packages a fresh interpreter holds after a chapter's own lib imports."""
+    cells = json.loads((NOTEBOOKS / f"{chapter}.ipynb").read_text())["cells"]
+    imports = sorted({f"lib.{m}" for c in cells if c["cell_type"] == "code"
+                      for m in lib_imports(ast.parse("".join(c["source"])))})
+    script = ("import importlib, sys\n"
+              f"for name in {imports!r}:\n"
+              "    importlib.import_module(name)\n"
+              "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT,
+                          env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": ""})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return set(done.stdout.split())
+
+
+@pytest.mark.parametrize("chapter", sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")))
+def test_no_chapter_kernel_imports_papermill_which_only_the_runner_needs(chapter):
+    assert "papermill" not in loaded_by_chapter(chapter), \
+        f"{chapter}'s lib imports load papermill (2.5 s with nbformat): keep it out"
+
+
+@pytest.mark.parametrize("chapter", WITHOUT_TENSORFLOW)
+def test_chapters_that_train_nothing_start_without_tensorflow(chapter):
+    loaded = loaded_by_chapter(chapter)
+    assert not loaded & {"tensorflow", "keras"}, f"{chapter}'s lib imports load TensorFlow: move it down"
