@@ -15,7 +15,7 @@ import simplejpeg
 from PIL import Image
 
 from lib.config import DATA_ENV_VAR, DEFAULT_DATA_DIR, KAGGLE_DATASET
-from lib.part import STAGES, Circle, find_part, part_input
+from lib.part import STAGES, Circle, centre_part, find_part, part_input
 from lib.progress import track
 
 SPLITS = ("train", "test")
@@ -144,7 +144,7 @@ def load_images(
         results = list(track(pool.map(lambda p: try_read_image(p, size, stage), table["path"]), len(table),
                              f"decoding photos ({stage} stage)", "image"))
     problems = [(path, err or f"{note}: {path}")
-                for path, (image, note, err, _) in zip(table["path"], results) if image is None]
+                for path, (image, note, err, *_) in zip(table["path"], results) if image is None]
     if problems and on_error == "raise":
         raise DataError("; ".join(err for _, err in problems))
     if problems:
@@ -202,20 +202,30 @@ def network_input(image: np.ndarray, size: int, stage: str = "photo") -> np.ndar
     raise ValueError(f"unknown input_stage '{stage}'; choose one of {', '.join(STAGES)}")
 
 
+def network_input_and_circle(image: np.ndarray, size: int, stage: str = "photo"
+                             ) -> tuple[np.ndarray | None, Circle | None]:
+    """network_input, and the circle the part stage found it by (None at the photo stage, or with no part)."""
+    if stage != "part":
+        return network_input(image, size, stage), None
+    circle = find_part(image)
+    return (None if circle is None else centre_part(image, circle, size)), circle
+
+
 def try_read_image(path: str, size: int, stage: str = "photo", photo_size: Sequence[int] | None = None
-                   ) -> tuple[np.ndarray | None, str, str, np.ndarray | None]:
-    """(network input, note, '', photo) for a readable file (photo_notes: what is unusual about it, given the
-    training photos' size; photo: the decoded grey photo); (None, 'part not found', '', photo) when the
-    part stage finds no part; (None, '', error naming the file, None) for an unreadable one."""
+                   ) -> tuple[np.ndarray | None, str, str, np.ndarray | None, Circle | None]:
+    """(network input, note, '', photo, circle) for a readable file (photo_notes: what is unusual about it,
+    given the training photos' size; photo: the decoded grey photo; circle: the part as the part stage
+    found it, else None); (None, 'part not found', '', photo, None) when the part stage finds no part;
+    (None, '', error naming the file, None, None) for an unreadable one."""
     try:
         image = decode_image(path)
         note = photo_notes(path, image, photo_size)
     except (DataError, OSError) as err:
-        return None, "", str(err) if isinstance(err, DataError) else f"cannot read {path}: {err}", None
-    prepared = network_input(image, size, stage)
+        return None, "", str(err) if isinstance(err, DataError) else f"cannot read {path}: {err}", None, None
+    prepared, circle = network_input_and_circle(image, size, stage)
     if prepared is None:
-        return None, "; ".join(filter(None, [PART_NOT_FOUND, note])), "", image
-    return prepared, note, "", image
+        return None, "; ".join(filter(None, [PART_NOT_FOUND, note])), "", image, None
+    return prepared, note, "", image, circle
 
 
 def _warn_skipped(problems: list[tuple[object, str]]) -> None:

@@ -10,9 +10,11 @@ import numpy as np
 import pandas as pd
 
 from lib.part import STAGES
+from lib.runs import write_whole
 from lib.runtime import VIEWS
 
 OPERATING_POINT = "operating_point.json"
+TEST_PREDICTIONS = "test_predictions.csv"  # the scored test rows with their verdicts (chapter 4)
 
 
 def choose_threshold(labels: np.ndarray, scores: np.ndarray, rule: str = "full_recall",
@@ -140,3 +142,19 @@ def add_verdicts(scored: pd.DataFrame, point: dict) -> pd.DataFrame:
         verdict_at_threshold=at_threshold,
         confidence=np.where(at_threshold == "defect", score, 1 - score),
     )
+
+
+def save_test_predictions(run_dir: str | Path, test: pd.DataFrame, point: dict) -> pd.DataFrame:
+    """The scored test rows with their verdicts at the point (add_verdicts), written whole as the run's
+    TEST_PREDICTIONS for the chapters after chapter 4 and the summary."""
+    said = add_verdicts(test, point)
+    write_whole(Path(run_dir) / TEST_PREDICTIONS, said.to_csv(index=False))
+    return said
+
+
+def load_test_predictions(run_dir: str | Path) -> pd.DataFrame:
+    """The run's TEST_PREDICTIONS; FileNotFoundError saying which chapter writes them."""
+    path = Path(run_dir) / TEST_PREDICTIONS
+    if not path.is_file():
+        raise FileNotFoundError(f"no {path}: run chapter 4 (04_evaluate) on this run folder first")
+    return pd.read_csv(path)

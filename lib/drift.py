@@ -19,7 +19,16 @@ import numpy as np
 import pandas as pd
 
 from lib.data import DataError, decode_image
-from lib.part import LIGHT_PERCENTILES, MARGIN, RIM_FRACTION, centre_part, find_part, part_mask, percentiles
+from lib.part import (
+    LIGHT_PERCENTILES,
+    MARGIN,
+    RIM_FRACTION,
+    Circle,
+    centre_part,
+    find_part,
+    part_mask,
+    percentiles,
+)
 from lib.runs import write_whole
 
 DRIFT_REFERENCE = "drift_reference.json"
@@ -38,9 +47,10 @@ MEASURES = {
 }
 
 
-def photo_measures(image: np.ndarray) -> dict[str, float] | None:
-    """The drift measures of one grey photo (MEASURES), or None when no part is found in it."""
-    circle = find_part(image)
+def photo_measures(image: np.ndarray, circle: Circle | None = None) -> dict[str, float] | None:
+    """The drift measures of one grey photo (MEASURES), or None when no part is found in it (circle: the
+    part as already found in this photo, so that it is not looked for twice)."""
+    circle = circle or find_part(image)
     if circle is None:
         return None
     x, y, radius = circle

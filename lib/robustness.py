@@ -14,7 +14,7 @@ from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from lib.data import network_input
+from lib.data import network_input_and_circle
 from lib.drift import batch_warning, drift_notes, photo_measures
 from lib.evaluate import threshold_metrics
 from lib.part import RIM_FRACTION, part_mask
@@ -88,32 +88,41 @@ def all_changes() -> list[tuple[str, float, str]]:
                                   for strength in strengths]
 
 
+DRIFT_COLUMNS = ["photos", "photos drifted", "share drifted", "line warned", "most common reason"]
+
+
 def robustness_table(predict: Callable[[np.ndarray], np.ndarray], size: int, photos: np.ndarray,
                      labels: np.ndarray, thresholds: dict[str, float], seed: int = 0,
-                     stage: str = "photo") -> pd.DataFrame:
-    """Accuracy, missed defects and scrapped parts per change and strength (and none), per threshold.
+                     stage: str = "photo", drift_check: bool = False, reference: dict | None = None
+                     ) -> pd.DataFrame:
+    """Accuracy, missed defects and scrapped parts per change and strength (and none), per threshold; with
+    drift_check, also how lib.inspect's drift check against the reference sees the changed photos
+    (DRIFT_COLUMNS; nothing drifts without a reference), from the same changed photos and found parts.
 
     predict maps (N, size, size) uint8 images to N defect probabilities (scoring.fast_predictor). The
     changes and the input stage run on every core.
     """
 
-    def score(prepared: list[np.ndarray | None]) -> tuple[np.ndarray, int]:
-        found = np.array([p is not None for p in prepared])
-        scores = np.full(len(prepared), np.nan)
+    def score(prepared: list[tuple[np.ndarray | None, str]]) -> tuple[np.ndarray, int, list[str]]:
+        inputs = [image for image, _ in prepared]
+        found = np.array([image is not None for image in inputs])
+        scores = np.full(len(inputs), np.nan)
         if found.any():
-            scores[found] = predict(np.stack([p for p in prepared if p is not None]))
+            scores[found] = predict(np.stack([image for image in inputs if image is not None]))
         # a part not found is counted as a mistake: the wrong side of any threshold
-        return np.where(found, scores, np.where(labels == 1, -1.0, 2.0)), int((~found).sum())
+        return (np.where(found, scores, np.where(labels == 1, -1.0, 2.0)), int((~found).sum()),
+                [note for _, note in prepared])
 
-    def prepare(image: np.ndarray) -> np.ndarray | None:
-        return network_input(image, size, stage)
+    def prepare(image: np.ndarray) -> tuple[np.ndarray | None, str]:
+        prepared, circle = network_input_and_circle(image, size, stage)
+        return prepared, drift_notes(photo_measures(image, circle), reference) if drift_check else ""
 
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
         rows = [(name, strength, meaning, *score(changed(photos, name, strength, seed, pool, prepare)))
                 for name, strength, meaning in track(all_changes(), len(all_changes()),
                                                      "scoring changed photos", "change")]
     table = []
-    for name, strength, meaning, scores, not_found in rows:
+    for name, strength, meaning, scores, not_found, notes in rows:
         row = {"change": name, "strength": strength, "strength means": meaning}
         if stage == "part":
             row["part not found"] = not_found
@@ -121,26 +130,19 @@ def robustness_table(predict: Callable[[np.ndarray], np.ndarray], size: int, pho
             m = threshold_metrics(labels, scores, threshold)
             row |= {f"accuracy at {label}": m["accuracy"], f"FN at {label}": m["fn"],
                     f"FP at {label}": m["fp"]}
+        if drift_check:
+            row |= drift_summary(notes)
         table.append(row)
     return pd.DataFrame(table)
 
 
-def drift_table(photos: np.ndarray, reference: dict, seed: int = 0) -> pd.DataFrame:
-    """Per change and strength (and none), as lib.inspect's drift check would see the changed photos: how
-    many drift, whether the batch warning fires, and the most common reason."""
-    table = []
-    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        for name, strength, _ in track(all_changes(), len(all_changes()), "drift check of changed photos",
-                                       "change"):
-            notes = pd.Series(changed(photos, name, strength, seed, pool,
-                                      lambda im: drift_notes(photo_measures(im), reference)), dtype=str)
-            reasons = notes[notes != ""].str.split("; ").explode()
-            table.append({"change": name, "strength": strength, "photos": len(notes),
-                          "photos drifted": int((notes != "").sum()),
-                          "share drifted": float((notes != "").mean()),
-                          "line warned": bool(batch_warning(notes.tolist())),
-                          "most common reason": reasons.mode().iloc[0] if len(reasons) else ""})
-    return pd.DataFrame(table)
+def drift_summary(notes: list[str]) -> dict:
+    """DRIFT_COLUMNS for one change's photos, from their drift notes."""
+    said = pd.Series(notes, dtype=str)
+    reasons = said[said != ""].str.split("; ").explode()
+    return {"photos": len(said), "photos drifted": int((said != "").sum()),
+            "share drifted": float((said != "").mean()), "line warned": bool(batch_warning(notes)),
+            "most common reason": reasons.mode().iloc[0] if len(reasons) else ""}
 
 
 def background_mask(size: int, part_radius: float = RIM_FRACTION) -> np.ndarray:

@@ -99,8 +99,9 @@ def score_files(predict: Predictor, size: int, paths: Sequence[str], batch_size:
     batch, where = [], []
 
     def load(path: str) -> tuple[np.ndarray | None, str, str, str]:
-        image, note, error, photo = try_read_image(path, size, stage, photo_size)
-        drifted = drift_notes(photo_measures(photo), reference) if reference and image is not None else ""
+        image, note, error, photo, circle = try_read_image(path, size, stage, photo_size)
+        drifted = "" if not reference or image is None else drift_notes(photo_measures(photo, circle),
+                                                                         reference)
         return image, note, error, drifted
 
     workers = min(os.cpu_count() or 1, len(paths))  # one photo alone is read here: no pool to start

@@ -1,6 +1,6 @@
 """What plant management reads first: the headline, the traffic lights, every mistake as a picture; HTML, PDF.
 
-Everything here is read from the run folder, as the chapters wrote it (test_predictions.csv by chapter 5,
+Everything here is read from the run folder, as the chapters wrote it (test_predictions.csv and
 operating_point.json by chapter 4, robustness.csv by chapter 6, the thumbnails by chapter 5); a part not
 written yet is said to be missing, never guessed. The PDF and the screenshots are drawn by Chromium (the
 one the browser test uses; `make browser` installs it).
@@ -57,7 +57,7 @@ def headline_html(run_dir: Path) -> str:
                 f"{html.escape(point['why'])}; chosen on the validation split before any test part was "
                 "scored.</p>")
     else:
-        head = "<p><b>The verdicts are not written yet</b> (chapters 4 and 5 write them).</p>"
+        head = "<p><b>The verdicts are not written yet</b> (chapter 4 writes them).</p>"
     if changes.is_file():
         lights = (f"{traffic_light_html(traffic_lights(pd.read_csv(changes)))}"
                   f"<p><small>{html.escape(lights_rule())} Chapter 6 has the details.</small></p>")

@@ -13,6 +13,7 @@ import pytest
 from lib import drift, robustness
 from lib.inspect import main
 from lib.models import build_model
+from lib.part import find_part
 from tests.test_part import impeller
 
 
@@ -101,3 +102,28 @@ def test_an_older_run_without_a_reference_says_it_has_no_drift_check(tmp_path, c
     cv2.imwrite(str(tmp_path / "one.png"), impeller())
     assert main([str(tmp_path / "one.png"), "--model", str(run), "--out", str(tmp_path / "v.csv")]) == 0
     assert "No drift check" in capsys.readouterr().out
+
+
+def test_measures_from_the_circle_already_found_equal_those_found_afresh():
+    photo = robustness.perturb(impeller(seed=5), "shift", 0.03)
+    assert drift.photo_measures(photo, find_part(photo)) == drift.photo_measures(photo)
+
+
+def test_the_robustness_tables_drift_check_says_what_inspect_would_of_each_changed_photo(reference):
+    photos = np.stack(training_photos(8))
+    labels = np.arange(8) % 2
+    table = robustness.robustness_table(lambda images: np.zeros(len(images)), 32, photos, labels,
+                                        {"0.5": 0.5}, seed=1, stage="part", drift_check=True,
+                                        reference=reference).set_index(["change", "strength"])
+    for change in (("none", 0.0), ("brighter", 0.4), ("blur", 2.0)):
+        notes = [drift.drift_notes(drift.photo_measures(
+            photo if change[0] == "none" else robustness.perturb(photo, *change, seed=1 + i)), reference)
+            for i, photo in enumerate(photos)]
+        row = table.loc[change]
+        assert row["photos"] == 8 and row["photos drifted"] == sum(map(bool, notes))
+        assert row["line warned"] == bool(drift.batch_warning(notes))
+    assert table.loc[("none", 0.0), "photos drifted"] == 0
+    assert table.loc[("brighter", 0.4), "photos drifted"] == 8 and table.loc[("brighter", 0.4), "line warned"]
+    plain = robustness.robustness_table(lambda images: np.zeros(len(images)), 32, photos, labels,
+                                        {"0.5": 0.5})
+    assert not set(robustness.DRIFT_COLUMNS) & set(plain.columns)

@@ -121,6 +121,16 @@ def test_verdicts_and_summary_for_management(tmp_path):
     assert "it made 0 mistakes at that threshold." in text  # b, e, f are all right
 
 
+def test_the_test_verdicts_chapter_4_saves_are_what_the_later_chapters_read(tmp_path):
+    point = decision.save_operating_point(tmp_path, 0.5, "a stated rule", "full_recall", 0.3, 0.75)
+    scored = pd.DataFrame({"path": list("abcdef"), "label": LABELS, "score": SCORES})
+    saved = decision.save_test_predictions(tmp_path, scored, point)
+    pd.testing.assert_frame_equal(decision.load_test_predictions(tmp_path), saved)
+    assert list(saved.verdict) == list(decision.verdicts(SCORES, 0.5, 0.3, 0.75))
+    with pytest.raises(FileNotFoundError, match="04_evaluate"):
+        decision.load_test_predictions(tmp_path / "elsewhere")
+
+
 def test_missing_operating_point_says_which_chapter_writes_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="04_evaluate"):
         decision.load_operating_point(tmp_path)
