@@ -12,6 +12,7 @@ import pandas as pd
 
 from lib.config import OUTPUTS_DIR, PARAMS_DIR
 from lib.data import DataError, find_data_dir
+from lib.drift import measure_files, training_reference
 from lib.evaluate import threshold_metrics
 from lib.params import ParamsError, resolve_params
 from lib.runs import new_run_dir
@@ -28,6 +29,8 @@ def bench_one(p: dict, out: Path) -> tuple[dict, pd.DataFrame]:
     predict = fast_predictor(best, p["test_time_views"])
     stage = p["input_stage"]
     scored, throughput, latency = inspection_speed(predict, size, paths, stage)  # the timed pass's scores
+    reference = training_reference(measure_files(table[table["split"] == "train"]["path"].tolist()))
+    _, checked, checked_latency = inspection_speed(predict, size, paths, stage, reference=reference)
     scores = scored["defect_probability"].to_numpy()
     m = threshold_metrics(test["label"].to_numpy(), scores, 0.5)
     row = {"model": p["model_name"], "image px": p["image_size"], "input": stage,
@@ -38,6 +41,8 @@ def bench_one(p: dict, out: Path) -> tuple[dict, pd.DataFrame]:
            "test acc": round(m["accuracy"], 4), "defect recall": round(m["recall"], 4),
            "FN": m["fn"], "FP": m["fp"], "images/s (JPEG to prob, batch 64)": round(throughput),
            "one image p95 ms": round(latency, 1),
+           "images/s with the drift check (as lib.inspect)": round(checked),
+           "one image p95 ms with the drift check": round(checked_latency, 1),
            **{name: round(ms, 3) for name, ms in inspection_costs(fast_predictor(best, 1), size, paths,
                                                                    stage).items()}}
     return row, pd.read_csv(out / HISTORY_CSV)

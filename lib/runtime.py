@@ -126,18 +126,20 @@ def score_files(predict: Predictor, size: int, paths: Sequence[str], batch_size:
 
 
 def inspection_speed(predict: Predictor, size: int, paths: Sequence[str], stage: str = "photo",
-                     latency_files: int = 200) -> tuple[pd.DataFrame, float, float]:
+                     latency_files: int = 200, reference: dict | None = None
+                     ) -> tuple[pd.DataFrame, float, float]:
     """score_files' rows for all paths (batches of 64, after a warm-up), the images per second that pass took
     from JPEG to probability, and the 95th percentile of milliseconds to answer one file at a time, over the
-    first latency_files."""
-    score_files(predict, size, paths[:64], stage=stage)  # warm-up
+    first latency_files; with a drift reference, each photo is also checked against it, as lib.inspect
+    does."""
+    score_files(predict, size, paths[:64], stage=stage, reference=reference)  # warm-up
     start = time.perf_counter()
-    scored = score_files(predict, size, paths, batch_size=64, stage=stage)
+    scored = score_files(predict, size, paths, batch_size=64, stage=stage, reference=reference)
     throughput = len(paths) / (time.perf_counter() - start)
     times = []
     for path in paths[:latency_files]:
         start = time.perf_counter()
-        score_files(predict, size, [path], stage=stage)
+        score_files(predict, size, [path], stage=stage, reference=reference)
         times.append(1000 * (time.perf_counter() - start))
     return scored, throughput, float(np.percentile(times, 95))
 

@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import drift, robustness
+from lib import drift, robustness, runtime
 from lib.inspect import main
 from lib.models import build_model
 from lib.part import find_part
+from lib.scoring import fast_predictor
 from tests.test_part import impeller
 
 
@@ -127,3 +128,16 @@ def test_the_robustness_tables_drift_check_says_what_inspect_would_of_each_chang
     plain = robustness.robustness_table(lambda images: np.zeros(len(images)), 32, photos, labels,
                                         {"0.5": 0.5})
     assert not set(robustness.DRIFT_COLUMNS) & set(plain.columns)
+
+
+def test_the_bench_times_inspection_with_the_drift_check_as_lib_inspect_runs_it(reference, tmp_path):
+    paths = []
+    for i, photo in enumerate([impeller(seed=400), robustness.perturb(impeller(seed=401), "brighter", 0.4)]):
+        paths.append(str(tmp_path / f"part-{i}.png"))
+        cv2.imwrite(paths[-1], photo)
+    predict = fast_predictor(build_model("fast_cnn", 32), 8)
+    plain, *_ = runtime.inspection_speed(predict, 32, paths, "part", latency_files=2)
+    checked, per_second, p95 = runtime.inspection_speed(predict, 32, paths, "part", 2, reference)
+    assert list(plain["drift"]) == ["", ""] and checked["drift"][1].startswith("light brighter")
+    assert checked["drift"][0] == "" and per_second > 0 and p95 > 0
+    np.testing.assert_allclose(checked["defect_probability"], plain["defect_probability"])
