@@ -15,7 +15,7 @@ import simplejpeg
 from PIL import Image
 
 from lib.config import DATA_ENV_VAR, DEFAULT_DATA_DIR, KAGGLE_DATASET
-from lib.part import STAGES, Circle, centre_part, find_part, part_input
+from lib.part import STAGES, Circle, find_part, part_input_and_circle
 from lib.progress import track
 
 SPLITS = ("train", "test")
@@ -195,20 +195,17 @@ def _looks_like_image(path: Path) -> bool:
 def network_input(image: np.ndarray, size: int, stage: str = "photo") -> np.ndarray | None:
     """The network's size x size input for a grey photo: the photo resized, or the part-centred stage
     (lib/part.py; None when no part is found)."""
-    if stage == "photo":
-        return resize_image(image, size)
-    if stage == "part":
-        return part_input(image, size)
-    raise ValueError(f"unknown input_stage '{stage}'; choose one of {', '.join(STAGES)}")
+    return network_input_and_circle(image, size, stage)[0]
 
 
 def network_input_and_circle(image: np.ndarray, size: int, stage: str = "photo"
                              ) -> tuple[np.ndarray | None, Circle | None]:
     """network_input, and the circle the part stage found it by (None at the photo stage, or with no part)."""
-    if stage != "part":
-        return network_input(image, size, stage), None
-    circle = find_part(image)
-    return (None if circle is None else centre_part(image, circle, size)), circle
+    if stage == "photo":
+        return resize_image(image, size), None
+    if stage == "part":
+        return part_input_and_circle(image, size)
+    raise ValueError(f"unknown input_stage '{stage}'; choose one of {', '.join(STAGES)}")
 
 
 def try_read_image(path: str, size: int, stage: str = "photo", photo_size: Sequence[int] | None = None

@@ -184,5 +184,10 @@ def part_mask(size: int, fraction: float = RIM_FRACTION) -> np.ndarray:
 
 def part_input(image: np.ndarray, size: int) -> np.ndarray | None:
     """The network's input for one grey photo at the part stage, or None when no part is found."""
+    return part_input_and_circle(image, size)[0]
+
+
+def part_input_and_circle(image: np.ndarray, size: int) -> tuple[np.ndarray | None, Circle | None]:
+    """part_input, and the circle it was cut out by (both None when no part is found)."""
     circle = find_part(image)
-    return None if circle is None else centre_part(image, circle, size)
+    return (None, None) if circle is None else (centre_part(image, circle, size), circle)

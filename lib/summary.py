@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from lib.decision import OPERATING_POINT, TEST_PREDICTIONS
 from lib.headline import (
     headline_sentences,
     lights_rule,
@@ -43,7 +44,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run
 def headline_html(run_dir: Path) -> str:
     """The management headline and the traffic lights as HTML, from what the chapters wrote so far."""
     run_dir = Path(run_dir)
-    predictions, point_file, changes = (run_dir / "test_predictions.csv", run_dir / "operating_point.json",
+    predictions, point_file, changes = (run_dir / TEST_PREDICTIONS, run_dir / OPERATING_POINT,
                                         run_dir / "robustness.csv")
     if predictions.is_file() and point_file.is_file():
         point = json.loads(point_file.read_text())
