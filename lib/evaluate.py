@@ -69,7 +69,7 @@ def headline_table(labels: np.ndarray, scores: np.ndarray, threshold: float,
 def test_figures(scored: pd.DataFrame, rule: str, cost_missed_defect: float, cost_scrapped_good: float,
                  scrap_budget: float) -> list[dict]:
     """A run's test figures at 0.5 and at the operating point its rule chooses on the validation rows, from
-    its scored validation and test rows (scoring.score_table)."""
+    its scored validation and test rows (scoring.score_held_out)."""
     val, test = scored[scored["split"] == "val"], scored[scored["split"] == "test"]
     chosen, _ = choose_threshold(val["label"], val["score"], rule, cost_missed_defect, cost_scrapped_good,
                                  scrap_budget)

@@ -50,3 +50,9 @@ def score_table(model: keras.Model, table: pd.DataFrame, views: int = 1, batch_s
                          batch_size, stage=stage)
     readable = scored["defect_probability"].notna().to_numpy()
     return table.assign(score=scored["defect_probability"].to_numpy())[readable].reset_index(drop=True)
+
+
+def score_held_out(model: keras.Model, table: pd.DataFrame, views: int = 1, stage: str = "photo"
+                   ) -> pd.DataFrame:
+    """score_table of the table's validation and test rows: what a threshold is chosen on, and reported."""
+    return score_table(model, table[table["split"].isin(["val", "test"])], views, stage=stage)
