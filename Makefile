@@ -11,6 +11,8 @@ K      ?= 5
 BUDGET ?= 300
 OUT    ?= outputs/verdicts-$(shell date +%Y%m%d-%H%M%S)-$(shell echo $$PPID).csv  # the make process id: two at once differ
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# the commands that load TensorFlow: its C++ log lines go to outputs/tensorflow.log, not the terminal (lib/quietly.py)
+QUIETLY = $(BIN)/python -m lib.quietly
 
 .DEFAULT_GOAL := help
 .PHONY: help setup browser data test test-fast lab report bench backbones repeat cv inspect clean lint
@@ -53,20 +55,20 @@ report: setup data ## run every notebook with PARAMS (default params/default.yam
 	$(BIN)/python -m lib.report $(PARAMS)
 
 bench: setup data ## train the seed recipe and ours on the real data; print and save speed and accuracy
-	$(BIN)/python -m lib.bench
+	$(QUIETLY) lib.bench
 
 backbones: setup data ## train fast_cnn and standard Keras networks BUDGET s each (300) on the grouped split (or PARAMS); compare on never-seen parts
-	$(BIN)/python -m lib.backbones --budget $(BUDGET) $(if $(filter command line environment,$(origin PARAMS)),--params $(PARAMS))
+	$(QUIETLY) lib.backbones --budget $(BUDGET) $(if $(filter command line environment,$(origin PARAMS)),--params $(PARAMS))
 
 repeat: setup data ## train PARAMS' network with N seeds (N=5) and print mean and sd of the test figures
-	$(BIN)/python -m lib.repeat --n $(N) --params $(PARAMS)
+	$(QUIETLY) lib.repeat --n $(N) --params $(PARAMS)
 
 cv: setup data ## grouped K-fold cross-validation (K=5) of PARAMS' recipe on all images: the "never seen" figure
-	$(BIN)/python -m lib.cv --k $(K) --params $(PARAMS)
+	$(QUIETLY) lib.cv --k $(K) --params $(PARAMS)
 
 inspect: setup ## verdicts for IMAGES=files/folders with the latest run's model, into OUT (a new CSV)
 	@test -n "$(IMAGES)" || { echo "usage: make inspect IMAGES='photo.jpg folder/' [MODEL=outputs/<run>] [OUT=verdicts.csv]"; exit 2; }
-	$(BIN)/python -m lib.inspect $(IMAGES) --model $(MODEL) --out $(OUT)
+	$(QUIETLY) lib.inspect $(IMAGES) --model $(MODEL) --out $(OUT)
 
 lint: setup ## ruff on lib/, tests/ and the notebooks; check notebooks have no outputs
 	$(BIN)/ruff check lib tests notebooks

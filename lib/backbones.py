@@ -24,8 +24,8 @@ from lib.evaluate import group_bootstrap_interval, test_figures
 from lib.models import BACKBONES, MODELS
 from lib.params import ParamsError, params_and_data
 from lib.runs import data_fingerprint, new_run_dir, write_whole
-from lib.runtime import inspection_speed
-from lib.scoring import fast_predictor, score_held_out
+from lib.runtime import inspection_speed, score_held_out
+from lib.scoring import fast_predictor
 from lib.splits import build_split_table
 from lib.train import train_recipe
 from lib.words import plural
@@ -37,7 +37,8 @@ def measure_backbone(p: dict, table: pd.DataFrame, out: Path, budget_seconds: fl
     """Train p's network on the table's split within the budget, then its row: size, training, the never-seen
     test figures at 0.5 and at the operating rule (chosen on validation), and inspection speed."""
     model, _, summary = train_recipe(p, out, table, budget_seconds)
-    scored = score_held_out(model, table, p["test_time_views"], p["input_stage"])
+    scored = score_held_out(fast_predictor(model, p["test_time_views"]), int(model.input_shape[1]), table,
+                            p["input_stage"])
     half, rule = test_figures(scored, p["threshold_rule"], p["cost_missed_defect"], p["cost_scrapped_good"],
                               p["scrap_budget"])
     test = scored[scored["split"] == "test"]

@@ -14,7 +14,8 @@ from lib.cv_results import FOLD_SCORES
 from lib.data import load_images
 from lib.models import load_model
 from lib.robustness import robustness_table
-from lib.scoring import fast_predictor, score_held_out
+from lib.runtime import score_held_out
+from lib.scoring import fast_predictor
 from lib.train import PHOTO_PX, TRAIN_SUMMARY, recipe_of, train_recipe
 
 
@@ -33,7 +34,8 @@ def run_fold(params: dict, fold_table: pd.DataFrame, out: Path) -> pd.DataFrame:
         model = load_model(out)
     else:
         model, _, _ = train_recipe(params, out, table=fold_table)
-    scored = score_held_out(model, fold_table, params["test_time_views"], params["input_stage"])
+    scored = score_held_out(fast_predictor(model, params["test_time_views"]), int(model.input_shape[1]),
+                            fold_table, params["input_stage"])
     partial = done.with_suffix(".partial")
     scored[["path", "fold", "split", "label", "twin_group", "score"]].to_csv(partial, index=False)
     partial.replace(done)  # a fold counts as done only once its scores are complete

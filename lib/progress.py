@@ -3,7 +3,8 @@
 A kernel cannot draw on the terminal (its output goes to the notebook, its stderr to kernels.log), so the
 report runner names a file in PROGRESS_ENV; the step writes what it does and how far it is to that file,
 and the runner draws it with tqdm. Without the variable (JupyterLab, tests, the command-line tools) every
-call here does nothing. Imports nothing of lib.
+call here does nothing. native_stderr_to keeps C++ log lines (TensorFlow, CUDA, LiteRT) off the terminal
+while Python's progress and errors stay on it. Imports nothing of lib.
 """
 
 from __future__ import annotations
@@ -24,6 +25,26 @@ EVERY = 0.25  # seconds between two writes of one step, and between two looks of
 
 Item = TypeVar("Item")
 _last_write = [0.0]
+
+
+@contextlib.contextmanager
+def native_stderr_to(log: str | os.PathLike):
+    """While inside, what is written to this process's file descriptor 2 (C++ log lines, and child
+    processes' stderr) is appended to log, while Python's sys.stderr (progress bars, warnings, tracebacks)
+    still reaches the terminal."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    terminal = os.fdopen(os.dup(2), "w", buffering=1)
+    with open(log, "ab") as sink:
+        os.dup2(sink.fileno(), 2)
+    try:
+        with contextlib.redirect_stderr(terminal):
+            yield
+    finally:
+        terminal.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        terminal.close()
 
 
 def step(what: str, done: int, total: int, unit: str = "it", force: bool = False) -> None:

@@ -15,7 +15,8 @@ from lib.data import DataError
 from lib.evaluate import REPEAT_PREDICTIONS, REPEAT_SETTINGS, summarise_runs, test_figures
 from lib.params import ParamsError, params_and_data
 from lib.runs import data_fingerprint, new_run_dir
-from lib.scoring import score_held_out
+from lib.runtime import score_held_out
+from lib.scoring import fast_predictor
 from lib.train import train_recipe
 
 PART_COLUMNS = ["path", "split", "class_name", "label", "score"]  # kept per seed and part
@@ -42,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== seed {seed} of {args.n} ==", flush=True)
         run = {**p, "seed": seed, "data_dir": args.data_dir or p["data_dir"]}
         model, table, _ = train_recipe(run, out / f"seed-{seed}")
-        parts = score_held_out(model, table, p["test_time_views"], p["input_stage"])
+        parts = score_held_out(fast_predictor(model, p["test_time_views"]), int(model.input_shape[1]), table,
+                               p["input_stage"])
         figures = test_figures(parts, p["threshold_rule"], p["cost_missed_defect"], p["cost_scrapped_good"],
                                p["scrap_budget"])
         rows += [{"seed": seed, **r} for r in figures]

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import html
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -23,7 +21,7 @@ from papermill.exceptions import PapermillExecutionError
 from lib.config import NOTEBOOKS_DIR, OUTPUTS_DIR
 from lib.data import SKIPPED_IMAGES, DataError, find_data_dir, scan_dataset, unreadable_images
 from lib.params import ParamsError, chapter_notebooks, declared_parameters, for_notebook, resolve_params
-from lib.progress import step_bars
+from lib.progress import native_stderr_to, step_bars
 from lib.runs import (
     data_fingerprint,
     git_commit,
@@ -171,7 +169,7 @@ def run_report(params_file: Path, notebooks: list[Path], outputs: Path = OUTPUTS
                           "unreadable_images: skip")
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the run as Ctrl-C does
     try:
-        with kernel_output_to(run_dir / KERNEL_LOG):
+        with native_stderr_to(run_dir / KERNEL_LOG):  # the kernels' transport warning, TF's C++ lines
             failure = _run_chapters(notebooks, run_dir, params, declared, data_root, kernel, manifest)
     except KeyboardInterrupt:
         record(run_dir, manifest, status="interrupted", finished=_now())
@@ -187,26 +185,6 @@ def run_report(params_file: Path, notebooks: list[Path], outputs: Path = OUTPUTS
         raise ReportError(f"{failure}\nwhat ran so far is in {run_dir}")
     point_latest(outputs, run_dir)
     return run_dir
-
-
-@contextlib.contextmanager
-def kernel_output_to(log: Path):
-    """While inside: what child processes (the kernels) write to stderr goes to log, not the terminal (the
-    kernel's transport warning, TensorFlow's and CUDA's C++ log lines); this process's own progress bars and
-    messages still reach the terminal."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    terminal = os.fdopen(os.dup(2), "w", buffering=1)
-    with open(log, "ab") as sink:
-        os.dup2(sink.fileno(), 2)
-    try:
-        with contextlib.redirect_stderr(terminal):
-            yield
-    finally:
-        terminal.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        terminal.close()
 
 
 def record(run_dir: Path, manifest: dict, **changes) -> None:

@@ -2,8 +2,9 @@
 files to scores.
 
 A line PC needs numpy, opencv and ai-edge-litert (requirements-line.txt), not TensorFlow: training writes
-MODEL_TFLITE beside best.keras, and lib.inspect scores with it. Chapters and tests convert a Keras model in
-memory (scoring.fast_predictor) and run it through the very same predictor.
+MODEL_TFLITE beside best.keras, and lib.inspect and chapters 4 and 6 score with it (run_predictor). Training
+commands and tests convert a Keras model in memory (scoring.fast_predictor) and run it through the very same
+predictor.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from lib.config import BEST_MODEL
 from lib.data import decode_image, resize_image, try_read_image
 from lib.drift import drift_notes, photo_measures
 from lib.part import centre_part, find_part
-from lib.progress import track
+from lib.progress import native_stderr_to, track
 
 VIEWS = (1, 8)  # score the photo as taken, or the mean over its eight turned and mirrored views
 MODEL_TFLITE = "model.tflite"  # the run's network as a TensorFlow Lite flatbuffer, for the line
@@ -37,21 +38,6 @@ def dihedral_views(images: np.ndarray) -> np.ndarray:
     """(N, H, W) square images to (8N, H, W): the four quarter turns, then the same mirrored."""
     turns = [np.rot90(images, turn, axes=(1, 2)) for turn in range(4)]
     return np.concatenate(turns + [turned[:, :, ::-1] for turned in turns])
-
-
-@contextlib.contextmanager
-def native_stderr_silenced():
-    """While inside, what C++ code writes to this process's stderr is dropped (LiteRT's log lines; its errors
-    still reach Python as exceptions)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(os.devnull, "wb") as sink:
-        os.dup2(sink.fileno(), 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def tflite_predictor(flatbuffer: bytes, views: int = 1) -> tuple[Predictor, int]:
@@ -67,7 +53,7 @@ def tflite_predictor(flatbuffer: bytes, views: int = 1) -> tuple[Predictor, int]
         x = (dihedral_views(images) if views > 1 else images)[..., None].astype(np.float32) / 255.0
         if list(x.shape) != shape:
             interpreter.resize_tensor_input(source["index"], list(x.shape))
-            with native_stderr_silenced():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+            with native_stderr_to(os.devnull):  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
                 interpreter.allocate_tensors()
             shape[:] = x.shape
         interpreter.set_tensor(source["index"], x)
@@ -123,6 +109,29 @@ def score_files(predict: Predictor, size: int, paths: Sequence[str], batch_size:
         scores[where] = predict(np.stack(batch))
     return pd.DataFrame({"path": [str(p) for p in paths], "defect_probability": scores,
                          "note": notes, "drift": drifts, "error": errors})
+
+
+def run_predictor(run_dir: str | os.PathLike, views: int = 1) -> tuple[Predictor, int]:
+    """The run's saved network (MODEL_TFLITE, written by chapter 3) on LiteRT, and its input size: what
+    chapters 4 and 6 score with, as lib.inspect does, without TensorFlow. FileNotFoundError naming the fix."""
+    tflite = saved_tflite(run_dir)
+    if tflite is None:
+        raise FileNotFoundError(f"{Path(run_dir) / MODEL_TFLITE} is missing or older than {BEST_MODEL}: run "
+                                "chapter 3 (03_train) on the run, which writes it")
+    return tflite_predictor(tflite.read_bytes(), views)
+
+
+def score_table(predict: Predictor, size: int, table: pd.DataFrame, batch_size: int = 64, stage: str = "photo"
+                ) -> pd.DataFrame:
+    """The rows whose image could be read (and part found), with predict's defect probability in 'score'."""
+    scored = score_files(predict, size, table["path"].tolist(), batch_size, stage=stage)
+    readable = scored["defect_probability"].notna().to_numpy()
+    return table.assign(score=scored["defect_probability"].to_numpy())[readable].reset_index(drop=True)
+
+
+def score_held_out(predict: Predictor, size: int, table: pd.DataFrame, stage: str = "photo") -> pd.DataFrame:
+    """score_table of the table's validation and test rows: what a threshold is chosen on, and reported."""
+    return score_table(predict, size, table[table["split"].isin(["val", "test"])], stage=stage)
 
 
 def inspection_speed(predict: Predictor, size: int, paths: Sequence[str], stage: str = "photo",

@@ -10,11 +10,10 @@ import warnings
 from pathlib import Path
 
 import keras
-import pandas as pd
 import tensorflow as tf
 
 from lib.runs import write_whole
-from lib.runtime import MODEL_TFLITE, Predictor, score_files, tflite_predictor
+from lib.runtime import MODEL_TFLITE, Predictor, tflite_predictor
 
 
 def to_tflite(model: keras.Model) -> bytes:
@@ -41,18 +40,3 @@ def fast_predictor(model: keras.Model, views: int = 1) -> Predictor:
     views=8 each score is the mean over the eight dihedral views (eight times the work).
     """
     return tflite_predictor(to_tflite(model), views)[0]  # which refuses a views count not in VIEWS
-
-
-def score_table(model: keras.Model, table: pd.DataFrame, views: int = 1, batch_size: int = 64,
-                stage: str = "photo") -> pd.DataFrame:
-    """The rows whose image could be read (and part found), with the defect probability in 'score'."""
-    scored = score_files(fast_predictor(model, views), int(model.input_shape[1]), table["path"].tolist(),
-                         batch_size, stage=stage)
-    readable = scored["defect_probability"].notna().to_numpy()
-    return table.assign(score=scored["defect_probability"].to_numpy())[readable].reset_index(drop=True)
-
-
-def score_held_out(model: keras.Model, table: pd.DataFrame, views: int = 1, stage: str = "photo"
-                   ) -> pd.DataFrame:
-    """score_table of the table's validation and test rows: what a threshold is chosen on, and reported."""
-    return score_table(model, table[table["split"].isin(["val", "test"])], views, stage=stage)

@@ -14,7 +14,8 @@ from lib.config import BACKBONES_CSV, BACKBONES_SETTINGS, PARAMS_DIR
 from lib.evaluate import threshold_metrics
 from lib.models import BACKBONES, MODELS, build_model, load_model
 from lib.params import ParamsError, validate_params
-from lib.scoring import score_table
+from lib.runtime import score_table
+from lib.scoring import fast_predictor
 from lib.settings import CHOICES
 from lib.splits import SPLITS, build_split_table
 
@@ -66,8 +67,9 @@ def test_backbones_measures_each_network_on_the_test_parts_within_the_budget(tmp
     assert not (run / backbones.PARTIAL).exists()
     split = build_split_table(casting_tree, 0.2, 42, 0, "grouped", 0.1, 0.6, tmp_path / "out" / "cache")
     for _, row in table.iterrows():  # each row is that network's own test figures
-        scored = score_table(load_model(run / row["model"]), split[split["split"] == "test"], views=8,
-                             stage="part")
+        model = load_model(run / row["model"])
+        scored = score_table(fast_predictor(model, 8), int(model.input_shape[1]),
+                             split[split["split"] == "test"], stage="part")
         m = threshold_metrics(scored["label"], scored["score"], 0.5)
         assert row["test parts"] == m["n"]
         assert (row["missed at 0.5"], row["scrapped at 0.5"]) == (m["fn"], m["fp"])

@@ -8,7 +8,8 @@ import pytest
 from lib import bench, repeat, splits
 from lib.evaluate import summarise_runs, threshold_metrics
 from lib.models import load_model
-from lib.scoring import score_table
+from lib.runtime import score_table
+from lib.scoring import fast_predictor
 
 
 def _recipe(tmp_path, tree, name, model):
@@ -33,7 +34,7 @@ def test_bench_prints_a_row_per_model_and_the_time_ratio(tmp_path, casting_tree,
     for model, recipe in (("seed_baseline", "seed"), ("fast_cnn", "ours")):  # the row is that model's test
         trained = load_model(run / recipe)
         test = splits.load_table(casting_tree, seed=42).query("split == 'test'")
-        scored = score_table(trained, test, views=8)
+        scored = score_table(fast_predictor(trained, 8), int(trained.input_shape[1]), test)
         m = threshold_metrics(scored.label, scored.score, 0.5)
         assert table.loc[model, "test acc"] == round(m["accuracy"], 4)
         assert (table.loc[model, "FN"], table.loc[model, "FP"]) == (m["fn"], m["fp"])

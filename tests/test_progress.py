@@ -1,4 +1,5 @@
-"""A long step inside a kernel reaches `make report`'s terminal as a bar, and nothing happens elsewhere."""
+"""A long step inside a kernel reaches `make report`'s terminal as a bar, nothing happens elsewhere, and the
+training commands keep TensorFlow's C++ log lines off the terminal."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 import time
 
 from lib import progress
+from lib.config import PROJECT_ROOT
 
 
 def test_without_the_runner_a_step_writes_nothing(tmp_path, monkeypatch):
@@ -45,3 +47,37 @@ def test_the_runner_draws_a_kernel_process_step_and_tidies_up(tmp_path, monkeypa
     drawn = capsys.readouterr().err
     assert "training, epoch 2/16" in drawn and "40/167" in drawn
     assert not target.exists() and progress.PROGRESS_ENV not in os.environ
+
+
+def run_quietly(tmp_path, source: str, *args: str) -> subprocess.CompletedProcess:
+    """python -m lib.quietly on a module made of source, its log in tmp_path/native.log."""
+    (tmp_path / "fake_command.py").write_text(source)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(PROJECT_ROOT)])}
+    return subprocess.run([sys.executable, "-m", "lib.quietly", "--log", str(tmp_path / "native.log"),
+                           "fake_command", *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT)
+
+
+def test_a_command_run_quietly_keeps_native_log_lines_off_the_terminal_and_its_progress_on_it(tmp_path):
+    done = run_quietly(tmp_path, "import os, sys\n"
+                       "os.write(2, b'I0000 00:00:17 cudart_stub.cc:31] a native line\\n')\n"
+                       "print('epoch 1/2 done', file=sys.stderr)\n"
+                       "print('arguments', sys.argv[1:])\n"
+                       "sys.exit(3)\n", "--n", "5")
+    assert done.returncode == 3, done.stderr
+    assert "arguments ['--n', '5']" in done.stdout
+    assert "epoch 1/2 done" in done.stderr and "I0000" not in done.stderr
+    assert "native.log" in done.stderr  # a failed command says where its C++ lines went
+    log = (tmp_path / "native.log").read_text()
+    assert "python -m fake_command --n 5" in log and "I0000 00:00:17 cudart_stub.cc:31] a native line" in log
+
+
+def test_tensorflow_run_quietly_prints_none_of_its_start_up_lines(tmp_path):
+    done = run_quietly(tmp_path, "import tensorflow as tf\nprint(int(tf.constant(2) * 3))\n")
+    assert done.returncode == 0 and done.stdout.strip() == "6", done.stderr
+    assert done.stderr == "", f"TensorFlow reached the terminal: {done.stderr[:500]}"
+
+
+def test_quietly_names_a_module_it_cannot_find(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "lib.quietly", "--log", str(tmp_path / "x.log"),
+                           "lib.no_such"], capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert done.returncode == 2 and "no module 'lib.no_such'" in done.stderr

@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from lib.config import NOTEBOOKS_DIR
-from lib.report import kernel_output_to, main
+from lib.progress import native_stderr_to
+from lib.report import main
 from lib.runs import data_fingerprint, mark_stale_runs, new_run_dir
 from lib.summary import MAX_SUMMARY_BYTES, SCREENSHOTS, SUMMARY_HTML, SUMMARY_PDF
 
@@ -184,7 +185,7 @@ def test_the_smoke_report_writes_a_light_summary_and_its_pdf_and_light_chapters(
 
 
 def test_what_kernels_write_to_stderr_goes_to_the_run_log_not_the_terminal(tmp_path, capfd):
-    with kernel_output_to(tmp_path / "kernels.log"):
+    with native_stderr_to(tmp_path / "kernels.log"):
         subprocess.run([sys.executable, "-c", "import sys; sys.stderr.write('I0000 00:00 a log line\\n')"],
                        check=True)
         print("progress for the person", file=sys.stderr)

@@ -25,7 +25,8 @@ LAYERS = [
     {"narrative", "plots", "robustness", "cv_results"},
     {"crossval", "summary"},
     {"audit"},
-    {"inspect", "report", "bench", "backbones", "repeat", "get_data", "cv"},  # command line: used by none
+    # the command line: used by none
+    {"inspect", "report", "bench", "backbones", "repeat", "get_data", "cv", "quietly"},
 ]
 COMMANDS = LAYERS[-1]
 MODULES = sorted(p.stem for p in LIB.glob("*.py") if p.stem != "__init__")
@@ -80,7 +81,8 @@ def test_each_module_imports_on_its_own():
 
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
-WITHOUT_TENSORFLOW = ("01_explore", "07_new_parts")  # chapters that read tables and photos, train nothing
+# chapters that train nothing and score, if at all, with the run's model.tflite on LiteRT
+WITHOUT_TENSORFLOW = ("01_explore", "04_evaluate", "06_robustness", "07_new_parts")
 
 
 def loaded_by_chapter(chapter: str) -> set[str]:
