@@ -48,15 +48,38 @@ def native_stderr_to(log: str | os.PathLike):
 
 
 def step(what: str, done: int, total: int, unit: str = "it", force: bool = False) -> None:
-    """Say that the step `what` has done `done` of `total` units (at most every EVERY s, unless forced)."""
+    """Say that the step `what` has done `done` of `total` units (at most every EVERY s, unless forced), in
+    this process's own file (step_file): chapters that run side by side each draw their own bar."""
     target = os.environ.get(PROGRESS_ENV)
     now = time.monotonic()
     if not target or (not force and done < total and now - _last_write[0] < EVERY):
         return
     _last_write[0] = now
-    partial = Path(f"{target}.partial")
+    path = step_file(target)
+    partial = Path(f"{path}.partial")
     partial.write_text(f"{what}\t{done}\t{total}\t{unit}\n")
-    partial.replace(target)  # the runner never reads half a line
+    partial.replace(path)  # the runner never reads half a line
+
+
+def step_file(target: str | os.PathLike, pid: int | None = None) -> Path:
+    """Where the process pid (default: this one) writes its steps, given the runner's target."""
+    return Path(f"{target}.{os.getpid() if pid is None else pid}")
+
+
+def _step_files(target: Path) -> dict[int, Path]:
+    """The step files of every process under the target, by process id."""
+    return {int(path.name.rsplit(".", 1)[1]): path for path in target.parent.glob(f"{target.name}.*")
+            if path.name.rsplit(".", 1)[1].isdigit()}
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def track(items: Iterable[Item], total: int, what: str, unit: str = "it") -> Iterator[Item]:
@@ -79,29 +102,38 @@ def read_step(path: Path) -> tuple[str, int, int, str] | None:
 
 
 @contextlib.contextmanager
-def step_bars(path: Path, position: int = 1):
-    """While inside: the kernel's steps written to path (cleared first) drawn as tqdm bars on stderr."""
-    path.unlink(missing_ok=True)
+def step_bars(target: Path, position: int = 1):
+    """While inside: the steps that kernels started inside write under target (cleared first) drawn as tqdm
+    bars on stderr from line position on, one per kernel; a kernel's bar goes when its process ends."""
+    for path in _step_files(target).values():
+        path.unlink(missing_ok=True)
     previous = os.environ.get(PROGRESS_ENV)
-    os.environ[PROGRESS_ENV] = str(path)  # the kernels started inside inherit it
+    os.environ[PROGRESS_ENV] = str(target)  # the kernels started inside inherit it
     stop = threading.Event()
 
     def watch() -> None:
-        bar, shown = None, None
+        bars: dict[int, tuple[tqdm, tuple]] = {}
         while not stop.wait(EVERY):
-            current = read_step(path)
-            if current is None:
-                continue
-            what, done, total, unit = current
-            if bar is None or (what, total, unit) != shown:
-                if bar is not None:
-                    bar.close()
-                bar = tqdm(total=total, desc=f"  {what}", unit=unit, position=position, leave=False,
-                           file=sys.stderr, dynamic_ncols=True)
-                shown = what, total, unit
-            bar.n = done
-            bar.refresh()
-        if bar is not None:
+            for pid, path in sorted(_step_files(target).items()):
+                current = read_step(path)
+                if not _running(pid):
+                    path.unlink(missing_ok=True)
+                    current = None
+                if current is None:
+                    if pid in bars and not path.exists():
+                        bars.pop(pid)[0].close()
+                    continue
+                what, done, total, unit = current
+                bar, shown = bars.get(pid, (None, None))
+                if bar is None or (what, total, unit) != shown:
+                    if bar is not None:
+                        bar.close()
+                    bar = tqdm(total=total, desc=f"  {what}", unit=unit, leave=False, file=sys.stderr,
+                               position=position + sorted({*bars, pid}).index(pid), dynamic_ncols=True)
+                    bars[pid] = bar, (what, total, unit)
+                bar.n = done
+                bar.refresh()
+        for bar, _ in bars.values():
             bar.close()
 
     watcher = threading.Thread(target=watch, daemon=True)
@@ -115,4 +147,5 @@ def step_bars(path: Path, position: int = 1):
             os.environ.pop(PROGRESS_ENV, None)
         else:
             os.environ[PROGRESS_ENV] = previous
-        path.unlink(missing_ok=True)
+        for path in _step_files(target).values():
+            path.unlink(missing_ok=True)

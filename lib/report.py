@@ -9,7 +9,9 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -21,7 +23,7 @@ from papermill.exceptions import PapermillExecutionError
 from lib.config import NOTEBOOKS_DIR, OUTPUTS_DIR
 from lib.data import SKIPPED_IMAGES, DataError, find_data_dir, scan_dataset, unreadable_images
 from lib.params import ParamsError, chapter_notebooks, declared_parameters, for_notebook, resolve_params
-from lib.progress import native_stderr_to, step_bars
+from lib.progress import EVERY, native_stderr_to, step_bars
 from lib.runs import (
     data_fingerprint,
     git_commit,
@@ -31,6 +33,7 @@ from lib.runs import (
     point_latest,
     write_manifest,
 )
+from lib.splits import run_split_table
 from lib.summary import (
     SCREENSHOTS,
     SUMMARY_HTML,
@@ -48,7 +51,11 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 KERNEL = "casting-inspection"
 KERNEL_LOG = "kernels.log"  # the kernels' stderr: library log lines, kept out of the terminal
 ERASE_LINE = "\r\033[K"
-PROGRESS_FILE = ".progress"  # the running chapter's current step (lib/progress.py), removed after it
+PROGRESS_FILE = ".progress"  # the running chapters' current steps (lib/progress.py), removed after them
+# Chapters that read only what chapters before them wrote, not each other's, run side by side: a kernel's
+# start, imports, figures and HTML keep one core busy, so two at once fill both. Chapter 6 runs alone: it
+# keeps both cores busy scoring, and beside another chapter it took 131 s instead of 83 (2026-12-01).
+SIDE_BY_SIDE = (("01_explore", "02_augmentation_gallery"), ("05_explain_errors", "07_new_parts"))
 
 
 def render_html(notebook: Path, target: Path) -> None:
@@ -169,6 +176,10 @@ def run_report(params_file: Path, notebooks: list[Path], outputs: Path = OUTPUTS
                           "unreadable_images: skip")
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the run as Ctrl-C does
     try:
+        with step_bars(run_dir / PROGRESS_FILE, position=0), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the unreadable images: said above, once
+            run_split_table(run_dir, data_root, params["val_fraction"], params["seed"], params["subset"],
+                            params["split"], params["test_fraction"], params["near_twin_cutoff"])
         with native_stderr_to(run_dir / KERNEL_LOG):  # the kernels' transport warning, TF's C++ lines
             failure = _run_chapters(notebooks, run_dir, params, declared, data_root, kernel, manifest)
     except KeyboardInterrupt:
@@ -202,45 +213,119 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def chapter_waves(notebooks: list[Path]) -> list[list[Path]]:
+    """The chapters in turn, each SIDE_BY_SIDE group as one wave where its first chapter comes (the others
+    brought forward to run beside it)."""
+    waves: list[list[Path]] = []
+    placed: set[Path] = set()
+    for notebook in notebooks:
+        if notebook in placed:
+            continue
+        group = next((g for g in SIDE_BY_SIDE if notebook.stem in g), (notebook.stem,))
+        wave = [n for n in notebooks if n.stem in group and n not in placed]
+        placed.update(wave)
+        waves.append(wave)
+    return waves
+
+
 def _run_chapters(notebooks: list[Path], run_dir: Path, params: dict, declared: dict, data_root: Path,
                   kernel: str, manifest: dict) -> str | None:
-    """Execute and render each chapter in turn, the manifest updated after each; the failure, if any."""
+    """Execute and render each chapter, a wave at a time (chapter_waves), the manifest updated as each
+    ends; the first failure, if any (the rest of its wave still ends)."""
+    numbers = {notebook: number for number, notebook in enumerate(notebooks, 1)}
     failure = None
-    for number, notebook in enumerate(notebooks, 1):
-        executed = run_dir / "notebooks" / notebook.name
-        chapter = {"notebook": notebook.name, "title": chapter_title(notebook),
-                   "html": notebook.with_suffix(".html").name, "status": "ok", "seconds": 0.0}
-        given = {**params, "run_dir": str(run_dir), "data_dir": str(data_root)}
-        mine = for_notebook(given, declared, notebook.name)
-        print(f"[{number}/{len(notebooks)}] {notebook.name}", flush=True)
-        start = time.perf_counter()
-        try:
-            with step_bars(run_dir / PROGRESS_FILE):  # the long steps inside the chapter, under its cell bar
-                papermill.execute_notebook(str(notebook), str(executed), parameters=mine,
-                                           kernel_name=kernel, cwd=str(run_dir), progress_bar=True)
-        except PapermillExecutionError as err:
-            chapter["status"] = "failed"
-            first_line = (err.source or "").strip().splitlines()[:1] or [""]
-            failure = (f"{notebook.name} failed in cell {err.cell_index} of "
-                       f"{executed} (code: {first_line[0][:80]!r}): {err.ename}: {err.evalue} (the kernels' "
-                       f"own log: {run_dir / KERNEL_LOG})")
-        except KeyboardInterrupt:
-            chapter["status"] = "interrupted"
-            chapter["seconds"] = time.perf_counter() - start
-            manifest["chapters"].append(chapter)
-            raise
-        chapter["seconds"] = time.perf_counter() - start
-        if executed.exists():
-            render_html(executed, run_dir / chapter["html"])
-        # on a terminal the line takes the place of what the bars left where the cursor is
-        print(f"{ERASE_LINE if sys.stdout.isatty() else ''}[{number}/{len(notebooks)}] {notebook.name} "
-              f"{chapter['status']} in "
-              f"{chapter['seconds']:.0f} s", flush=True)
-        manifest["chapters"].append(chapter)
-        record(run_dir, manifest)
+    for wave in chapter_waves(notebooks):
+        with step_bars(run_dir / PROGRESS_FILE, position=len(wave)):  # under the chapters' cell bars
+            ended = _run_wave(wave, numbers, run_dir, params, declared, data_root, kernel, manifest)
+        failure = next((failed for _, failed in ended if failed), None)
         if failure:
             break
     return failure
+
+
+def _run_wave(wave: list[Path], numbers: dict[Path, int], run_dir: Path, params: dict, declared: dict,
+              data_root: Path, kernel: str, manifest: dict) -> list[tuple[dict, str | None]]:
+    """The wave's chapters at once: the first in this thread (Ctrl-C and kill reach it as before), the
+    others in threads; each recorded as it ends, the unfinished ones marked interrupted on Ctrl-C or kill."""
+    alone = len(wave) == 1
+    results: dict[Path, tuple[dict, str | None] | BaseException] = {}
+    pending = list(wave)
+
+    def ended(chapter: dict, failure: str | None) -> None:
+        manifest["chapters"] = sorted([*manifest["chapters"], chapter], key=lambda c: c["notebook"])
+        record(run_dir, manifest)
+        print(f"{ERASE_LINE if sys.stdout.isatty() else ''}[{chapter['number']}/{len(numbers)}] "
+              f"{chapter['notebook']} {chapter['status']} in {chapter['seconds']:.0f} s", flush=True)
+
+    def run(notebook: Path) -> tuple[dict, str | None]:
+        position = None if alone else wave.index(notebook)
+        return _run_chapter(notebook, numbers[notebook], len(numbers), position, run_dir, params, declared,
+                            data_root, kernel)
+
+    threads = [threading.Thread(target=_keep, args=(results, notebook, run, notebook), daemon=True)
+               for notebook in wave[1:]]  # daemon: a kill ends the process, and its kernels with it
+    started = time.perf_counter()
+    try:
+        for thread in threads:
+            thread.start()
+        results[wave[0]] = run(wave[0])
+        while pending:
+            for notebook in list(pending):
+                thread = threads[wave.index(notebook) - 1] if notebook != wave[0] else None
+                if thread is not None:
+                    thread.join(EVERY)
+                    if thread.is_alive():
+                        continue
+                outcome = results[notebook]
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                pending.remove(notebook)
+                ended(*outcome)
+    except KeyboardInterrupt:
+        for notebook in pending:
+            ended({**_chapter_entry(notebook, numbers[notebook]), "status": "interrupted",
+                   "seconds": time.perf_counter() - started}, None)
+        raise
+    return [results[notebook] for notebook in wave]
+
+
+def _keep(results: dict, key, function, *args) -> None:
+    """results[key] = function(*args), or the exception it raised (a thread's outcome, for the main one)."""
+    try:
+        results[key] = function(*args)
+    except BaseException as err:  # noqa: BLE001  (KeyboardInterrupt too: the main thread re-raises it)
+        results[key] = err
+
+
+def _chapter_entry(notebook: Path, number: int) -> dict:
+    return {"notebook": notebook.name, "title": chapter_title(notebook), "number": number,
+            "html": notebook.with_suffix(".html").name, "status": "ok", "seconds": 0.0}
+
+
+def _run_chapter(notebook: Path, number: int, total: int, position: int | None, run_dir: Path, params: dict,
+                 declared: dict, data_root: Path, kernel: str) -> tuple[dict, str | None]:
+    """Execute one chapter with papermill and render its HTML: its manifest entry and its failure, if any.
+    position: the line of its cell bar when it runs beside others (None: alone)."""
+    executed = run_dir / "notebooks" / notebook.name
+    chapter = _chapter_entry(notebook, number)
+    mine = for_notebook({**params, "run_dir": str(run_dir), "data_dir": str(data_root)}, declared,
+                        notebook.name)
+    print(f"[{number}/{total}] {notebook.name}", flush=True)
+    bar = True if position is None else {"desc": notebook.stem, "position": position, "leave": False}
+    start, failure = time.perf_counter(), None
+    try:
+        papermill.execute_notebook(str(notebook), str(executed), parameters=mine, kernel_name=kernel,
+                                   cwd=str(run_dir), progress_bar=bar)
+    except PapermillExecutionError as err:
+        chapter["status"] = "failed"
+        first_line = (err.source or "").strip().splitlines()[:1] or [""]
+        failure = (f"{notebook.name} failed in cell {err.cell_index} of "
+                   f"{executed} (code: {first_line[0][:80]!r}): {err.ename}: {err.evalue} (the kernels' "
+                   f"own log: {run_dir / KERNEL_LOG})")
+    chapter["seconds"] = time.perf_counter() - start
+    if executed.exists():
+        render_html(executed, run_dir / chapter["html"])
+    return chapter, failure
 
 
 class ReportError(Exception):

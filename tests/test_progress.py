@@ -23,11 +23,12 @@ def test_a_tracked_step_ends_with_everything_done(tmp_path, monkeypatch):
     target = tmp_path / "progress"
     monkeypatch.setenv(progress.PROGRESS_ENV, str(target))
     seen = []
+    mine = progress.step_file(target)
     for _ in progress.track(iter("abcd"), 4, "decoding photos", "image"):
-        seen.append(progress.read_step(target))
+        seen.append(progress.read_step(mine))
     assert seen[0] == ("decoding photos", 0, 4, "image")  # said before the first item
-    assert progress.read_step(target) == ("decoding photos", 4, 4, "image")
-    assert not (tmp_path / "progress.partial").exists()
+    assert progress.read_step(mine) == ("decoding photos", 4, 4, "image")
+    assert [p.name for p in tmp_path.iterdir()] == [mine.name]  # no partial file left
 
 
 def test_a_missing_or_garbled_progress_file_is_no_step(tmp_path):
@@ -36,17 +37,24 @@ def test_a_missing_or_garbled_progress_file_is_no_step(tmp_path):
     assert progress.read_step(tmp_path / "bad") is None
 
 
-def test_the_runner_draws_a_kernel_process_step_and_tidies_up(tmp_path, monkeypatch, capsys):
+def test_the_runner_draws_a_bar_for_each_kernel_running_side_by_side_and_tidies_up(tmp_path, monkeypatch,
+                                                                                   capsys):
     monkeypatch.delenv(progress.PROGRESS_ENV, raising=False)
     target = tmp_path / ".progress"
     with progress.step_bars(target):
-        # a child process, as a kernel is, inherits where to write
-        subprocess.run([sys.executable, "-c", "from lib import progress; "
-                        "progress.step('training, epoch 2/16', 40, 167, 'batch', force=True)"], check=True)
+        # child processes, as kernels are, inherit where to write; each writes its own file
+        kernels = [subprocess.Popen([sys.executable, "-c", "import time; from lib import progress; "
+                                     f"progress.step({what!r}, 40, 167, 'batch', force=True); time.sleep(3)"])
+                   for what in ("training, epoch 2/16", "scoring changed photos")]
+        time.sleep(2)
+        assert len(list(tmp_path.iterdir())) == 2
+        for kernel in kernels:
+            kernel.wait()
         time.sleep(4 * progress.EVERY)
+        assert not list(tmp_path.iterdir()), "a finished kernel's step file stays"
     drawn = capsys.readouterr().err
-    assert "training, epoch 2/16" in drawn and "40/167" in drawn
-    assert not target.exists() and progress.PROGRESS_ENV not in os.environ
+    assert "training, epoch 2/16" in drawn and "scoring changed photos" in drawn and "40/167" in drawn
+    assert not list(tmp_path.iterdir()) and progress.PROGRESS_ENV not in os.environ
 
 
 def run_quietly(tmp_path, source: str, *args: str) -> subprocess.CompletedProcess:

@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 
 from lib.config import NOTEBOOKS_DIR
+from lib.params import chapter_notebooks
 from lib.progress import native_stderr_to
-from lib.report import main
+from lib.report import chapter_waves, main
 from lib.runs import data_fingerprint, mark_stale_runs, new_run_dir
 from lib.summary import MAX_SUMMARY_BYTES, SCREENSHOTS, SUMMARY_HTML, SUMMARY_PDF
 
@@ -79,7 +80,7 @@ def test_an_interrupted_report_is_marked_interrupted_and_latest_stays(tmp_path, 
     params.write_text(f"data_dir: {casting_tree}\n")
     assert main([str(params), "--outputs", str(out)]) == 130
     assert "marked interrupted" in capsys.readouterr().err
-    (run,) = [p for p in out.iterdir() if p.name not in ("latest", "earlier")]
+    (run,) = [p for p in out.iterdir() if p.name not in ("latest", "earlier", "cache")]
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "interrupted" and manifest["chapters"][0]["status"] == "interrupted"
     assert "status <b>interrupted</b>" in (run / "index.html").read_text()
@@ -98,13 +99,22 @@ def test_unreadable_images_in_the_data_set_are_listed_on_the_index_and_in_the_ma
     assert main([str(params), "--outputs", str(out)]) == (0 if choice == "skip" else 1)
     printed = capsys.readouterr()
     assert "1 unreadable image in the data set" in printed.out
-    (run,) = [p for p in out.iterdir() if p.name != "latest"]
+    (run,) = [p for p in out.iterdir() if p.name not in ("latest", "cache")]
     manifest = json.loads((run / "manifest.json").read_text())
     assert [s["path"] for s in manifest["skipped_images"]] == [str(broken)]
     assert manifest["status"] == ("complete" if choice == "skip" else "failed")
     index = (run / "index.html").read_text()
     assert "1 unreadable image left out" in index and "truncated JPEG" in index
     assert pd.read_csv(run / "skipped_images.csv").path.tolist() == [str(broken)]
+
+
+def test_chapters_that_read_only_earlier_chapters_run_side_by_side_and_the_rest_in_turn():
+    notebooks = chapter_notebooks(NOTEBOOKS_DIR)
+    waves = [[n.stem[:2] for n in wave] for wave in chapter_waves(notebooks)]
+    assert waves == [["01", "02"], ["03"], ["04"], ["05", "07"], ["06"]]  # 7 needs only chapter 3's recipe
+    assert sorted(n for wave in chapter_waves(notebooks) for n in wave) == notebooks
+    alone = [n for n in notebooks if n.stem[:2] in ("01", "03", "06")]
+    assert [[n.stem[:2] for n in wave] for wave in chapter_waves(alone)] == [["01"], ["03"], ["06"]]
 
 
 def test_a_killed_report_left_running_is_recognised_by_the_next_run(tmp_path):
