@@ -72,7 +72,8 @@ def _step_files(target: Path) -> dict[int, Path]:
             if path.name.rsplit(".", 1)[1].isdigit()}
 
 
-def _running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
+    """Whether a process of this id runs on this machine (one of another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -116,7 +117,7 @@ def step_bars(target: Path, position: int = 1):
         while not stop.wait(EVERY):
             for pid, path in sorted(_step_files(target).items()):
                 current = read_step(path)
-                if not _running(pid):
+                if not process_running(pid):
                     path.unlink(missing_ok=True)
                     current = None
                 if current is None:

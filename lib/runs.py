@@ -13,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 
 from lib.config import OUTPUTS_DIR, PROJECT_ROOT
+from lib.progress import process_running
 
 MANIFEST = "manifest.json"
 PACKAGES = ["tensorflow", "keras", "papermill", "nbconvert", "pandas", "seaborn", "matplotlib",
@@ -101,16 +102,6 @@ def write_whole(path: str | os.PathLike, content: str | bytes) -> Path:
     return path
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def mark_stale_runs(outputs: Path) -> list[tuple[Path, dict]]:
     """Run folders still marked running whose process on this machine is gone (killed, or the machine
     stopped): marked `killed` in their manifest; returned with it."""
@@ -121,7 +112,7 @@ def mark_stale_runs(outputs: Path) -> list[tuple[Path, dict]]:
         except (OSError, json.JSONDecodeError):
             continue
         if (manifest.get("status") == "running" and manifest.get("host") == socket.gethostname()
-                and isinstance(manifest.get("pid"), int) and not _alive(manifest["pid"])):
+                and isinstance(manifest.get("pid"), int) and not process_running(manifest["pid"])):
             manifest["status"] = "killed"
             manifest["note"] = (f"its process ({manifest['pid']}) ended without finishing; the last sign of "
                                 f"life was at {manifest.get('heartbeat', 'an unknown time')}")
