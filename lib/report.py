@@ -174,7 +174,9 @@ def run_report(params_file: Path, notebooks: list[Path], outputs: Path = OUTPUTS
         raise ReportError(f"{plural(len(skipped), 'unreadable image')} and "
                           f"unreadable_images: fail in {params_file}; see {run_dir / SKIPPED_IMAGES}, or set "
                           "unreadable_images: skip")
-    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the run as Ctrl-C does
+    # `kill` stops the run as Ctrl-C does; a second one, while the first is being written down, waits
+    stop = _interrupt_once()
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with step_bars(run_dir / PROGRESS_FILE, position=0), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the unreadable images: said above, once
@@ -186,7 +188,8 @@ def run_report(params_file: Path, notebooks: list[Path], outputs: Path = OUTPUTS
         record(run_dir, manifest, status="interrupted", finished=_now())
         raise ReportInterrupted(f"interrupted; what ran so far is in {run_dir}, marked interrupted") from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if not failure:
         print("summary.html, summary.pdf and screenshots", flush=True)
         manifest.update(status="complete", finished=_now())  # what the index's screenshot should show
@@ -209,8 +212,17 @@ def _now() -> str:
     return dt.datetime.now().isoformat(timespec="seconds")
 
 
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
+def _interrupt_once():
+    """A signal handler that raises KeyboardInterrupt the first time only (chapters running side by side
+    may be stopped at once, and the interrupted run must still be written down)."""
+    raised = threading.Event()
+
+    def stop(signum, frame) -> None:
+        if not raised.is_set():
+            raised.set()
+            raise KeyboardInterrupt
+
+    return stop
 
 
 def chapter_waves(notebooks: list[Path]) -> list[list[Path]]:
