@@ -274,19 +274,18 @@ def _run_wave(wave: list[Path], numbers: dict[Path, int], run_dir: Path, params:
         return _run_chapter(notebook, numbers[notebook], len(numbers), position, run_dir, params, declared,
                             data_root, kernel)
 
-    threads = [threading.Thread(target=_keep, args=(results, notebook, run, notebook), daemon=True)
-               for notebook in wave[1:]]  # daemon: a kill ends the process, and its kernels with it
+    threads = {notebook: threading.Thread(target=_keep, args=(results, notebook, run, notebook), daemon=True)
+               for notebook in wave[1:]}  # daemon: a kill ends the process, and its kernels with it
     started = time.perf_counter()
     try:
-        for thread in threads:
+        for thread in threads.values():
             thread.start()
         results[wave[0]] = run(wave[0])
         while pending:
             for notebook in list(pending):
-                thread = threads[wave.index(notebook) - 1] if notebook != wave[0] else None
-                if thread is not None:
-                    thread.join(EVERY)
-                    if thread.is_alive():
+                if notebook in threads:
+                    threads[notebook].join(EVERY)
+                    if threads[notebook].is_alive():
                         continue
                 outcome = results[notebook]
                 if isinstance(outcome, BaseException):
