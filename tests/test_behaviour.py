@@ -33,7 +33,7 @@ def trained(tmp_path_factory) -> dict:
     model, table, _ = train_recipe(p, folder / "run")
     test = table[table["split"] == "test"].sample(PARTS, random_state=0)
     predict = fast_predictor(model, p["test_time_views"])
-    return {"predict": predict, "size": int(model.input_shape[1]), "stage": p["input_stage"],
+    return {"predict": predict, "model": model, "size": int(model.input_shape[1]), "stage": p["input_stage"],
             "photos": [decode_image(path) for path in test["path"]], "labels": test["label"].to_numpy()}
 
 
@@ -52,6 +52,17 @@ def _flipped(trained: dict, change) -> float:
 def test_the_trained_network_is_right_on_most_test_parts(trained):
     right = (_scores(trained, trained["photos"]) >= 0.5) == (trained["labels"] == 1)
     assert right.mean() > 0.9  # a sanity floor: the invariance checks below mean nothing for a broken net
+
+
+def test_the_lines_8bit_weights_give_the_float_networks_verdicts(trained):
+    size, stage = trained["size"], trained["stage"]
+    inputs = np.stack([network_input(photo, size, stage) for photo in trained["photos"]])
+    float_scores = fast_predictor(trained["model"], 8, weights_8bit=False)(inputs)
+    line_scores = trained["predict"](inputs)  # 8-bit weights, as the run's model.tflite
+    assert np.abs(line_scores - float_scores).max() <= 0.02
+    for boundary in (0.1, 0.5, 0.9):  # the review band's edges and the plain threshold: at most 1% move
+        moved = int(((line_scores >= boundary) != (float_scores >= boundary)).sum())
+        assert moved <= len(inputs) // 100, f"{moved} of {len(inputs)} verdicts moved at {boundary}"
 
 
 def test_repainting_the_bench_changes_no_score_by_more_than_002(trained):

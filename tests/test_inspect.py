@@ -20,7 +20,7 @@ from lib.data import DataError, decode_image
 from lib.inspect import claim_output, main
 from lib.models import build_model, load_model
 from lib.runtime import MODEL_TFLITE, dihedral_views, inspection_costs, saved_tflite, tflite_predictor
-from lib.scoring import fast_predictor, save_tflite
+from lib.scoring import fast_predictor, save_tflite, to_tflite
 from tests.conftest import fake_part
 
 
@@ -105,13 +105,25 @@ def test_missing_input_path_is_named(run_dir, tmp_path, capsys):
     assert "no such file or folder: " in capsys.readouterr().err
 
 
-def test_fast_predictor_gives_the_keras_scores():
+def test_with_float_weights_the_fast_predictor_gives_the_keras_scores():
     model = build_model("fast_cnn", 32)
     images = np.random.default_rng(0).integers(0, 256, (5, 32, 32)).astype(np.uint8)
     expected = model.predict(images[..., None] / 255.0, verbose=0).reshape(-1)
-    predict = fast_predictor(model)
+    predict = fast_predictor(model, weights_8bit=False)
     assert np.allclose(predict(images), expected, atol=1e-5)
     assert np.allclose(predict(images[:2]), expected[:2], atol=1e-5)  # a smaller last batch
+
+
+def test_8bit_weights_make_a_model_a_third_the_size_and_score_each_image_as_if_alone():
+    model = build_model("fast_cnn", 32)
+    images = np.random.default_rng(3).integers(0, 256, (7, 32, 32)).astype(np.uint8)
+    assert len(to_tflite(model)) < len(to_tflite(model, weights_8bit=False)) / 3
+    predict = fast_predictor(model)
+    together = predict(images)
+    alone = np.concatenate([predict(image[None]) for image in images])
+    assert np.allclose(together, alone, atol=1e-6)  # each image quantised by its own scale, alone
+    expected = model.predict(images[..., None] / 255.0, verbose=0).reshape(-1)
+    assert np.abs(together - expected).max() < 0.01
 
 
 def test_eight_view_scores_do_not_change_when_the_part_is_turned_or_mirrored():
@@ -129,7 +141,7 @@ def test_eight_view_score_is_the_mean_of_the_keras_scores_of_the_views():
     views = dihedral_views(images)
     assert len({v.tobytes() for v in views}) == 16  # eight distinct views of each random image
     expected = model.predict(views[..., None] / 255.0, verbose=0).reshape(8, 2).mean(axis=0)
-    assert np.allclose(fast_predictor(model, views=8)(images), expected, atol=1e-5)
+    assert np.allclose(fast_predictor(model, views=8, weights_8bit=False)(images), expected, atol=1e-5)
 
 
 def test_unknown_number_of_views_is_refused():
@@ -304,12 +316,14 @@ def test_a_batch_size_out_of_range_is_refused_before_loading_anything(run_dir, m
     assert not (tmp_path / "v.csv").exists()
 
 
-def test_the_saved_tflite_model_on_litert_gives_the_keras_scores_to_1e_5(tmp_path):
+def test_the_saved_tflite_model_on_litert_gives_the_keras_scores_to_1e_5_with_float_weights(tmp_path):
     model = build_model("fast_cnn", 32)
     images = np.random.default_rng(0).integers(0, 256, (6, 32, 32), dtype=np.uint8)
     expected = model.predict(images[..., None].astype(np.float32) / 255.0, verbose=0).ravel()
-    predict, size = tflite_predictor(save_tflite(model, tmp_path).read_bytes(), views=1)
+    predict, size = tflite_predictor(save_tflite(model, tmp_path, weights_8bit=False).read_bytes(), views=1)
     assert size == 32 and np.allclose(predict(images), expected, atol=1e-5)
+    predict, _ = tflite_predictor(save_tflite(model, tmp_path).read_bytes(), views=1)  # as the line has it
+    assert np.abs(predict(images) - expected).max() < 0.01
 
 
 def test_an_older_tflite_than_the_keras_model_is_not_used(tmp_path):
