@@ -29,7 +29,7 @@ def bench_one(p: dict, out: Path) -> tuple[dict, pd.DataFrame]:
     predict = fast_predictor(best, p["test_time_views"])
     stage = p["input_stage"]
     scored, throughput, latency = inspection_speed(predict, size, paths, stage)  # the timed pass's scores
-    reference = save_reference(out, table[table["split"] == "train"]["path"].tolist())  # as chapter 3 does
+    reference = save_reference(out, table[table["split"] == "train"]["path"].tolist(), size)  # as chapter 3
     _, checked, checked_latency = inspection_speed(predict, size, paths, stage, reference=reference)
     scores = scored["defect_probability"].to_numpy()
     m = threshold_metrics(test["label"].to_numpy(), scores, 0.5)

@@ -34,7 +34,8 @@ from lib.runs import write_whole
 DRIFT_REFERENCE = "drift_reference.json"
 TOLERANCE = 0.25  # the training range is widened by this share of its 1st-99th percentile spread, each side
 WARN_SHARE = 0.05  # a batch with more drifted photos than this ends with a warning
-MEASURE_PX = 256  # sharpness is read on the part cut out at this size (so the photo's size has no say)
+MEASURE_PX = 256  # sharpness is read on the part cut out at this size where a reference does not say (before
+# 2026-12-02); training now writes the network's input size (measure_px), so the line reuses the network's cut
 # measure: (what a value below the training range means, what a value above it means)
 MEASURES = {
     "light": ("light dimmer than any training photo", "light brighter than any training photo"),
@@ -47,9 +48,11 @@ MEASURES = {
 }
 
 
-def photo_measures(image: np.ndarray, circle: Circle | None = None) -> dict[str, float] | None:
+def photo_measures(image: np.ndarray, circle: Circle | None = None, measure_px: int = MEASURE_PX,
+                   cut: np.ndarray | None = None) -> dict[str, float] | None:
     """The drift measures of one grey photo (MEASURES), or None when no part is found in it (circle: the
-    part as already found in this photo, so that it is not looked for twice)."""
+    part as already found in this photo, so that it is not looked for twice; cut: the part stage's input of
+    this photo, reused for the sharpness when it is measure_px a side, so that it is not cut twice)."""
     circle = circle or find_part(image)
     if circle is None:
         return None
@@ -58,18 +61,20 @@ def photo_measures(image: np.ndarray, circle: Circle | None = None) -> dict[str,
     side = min(height, width)
     rim = cv2.circle(np.zeros_like(image), (round(x), round(y)), max(1, round(radius)), 1, -1)
     dark, bright = percentiles(image, rim, LIGHT_PERCENTILES) if rim.any() else (0.0, 0.0)
-    crop = centre_part(image, circle, MEASURE_PX).astype(np.float32)  # light standardised, size fixed
-    edges = np.abs(cv2.Laplacian(crop, cv2.CV_32F))[part_mask(MEASURE_PX, RIM_FRACTION / MARGIN)]
+    if cut is None or cut.shape != (measure_px, measure_px):
+        cut = centre_part(image, circle, measure_px)  # light standardised, size fixed
+    edges = np.abs(cv2.Laplacian(cut.astype(np.float32), cv2.CV_32F))
+    edges = edges[part_mask(measure_px, RIM_FRACTION / MARGIN)]
     return {"light": float(bright), "contrast": float(bright - dark), "sharpness": float(edges.mean()),
             "off_centre": float(np.hypot(x - (width - 1) / 2, y - (height - 1) / 2) / side),
             "part_size": float(radius / side)}
 
 
-def measure_files(paths: Sequence[str]) -> pd.DataFrame:
+def measure_files(paths: Sequence[str], measure_px: int = MEASURE_PX) -> pd.DataFrame:
     """One row of measures per readable photo with a part (path, then MEASURES), decoded in parallel."""
     def one(path: str) -> dict | None:
         try:
-            measures = photo_measures(decode_image(path))
+            measures = photo_measures(decode_image(path), measure_px=measure_px)
         except DataError:
             return None
         return None if measures is None else {"path": str(path), **measures}
@@ -79,9 +84,10 @@ def measure_files(paths: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["path", *MEASURES])
 
 
-def training_reference(measures: pd.DataFrame) -> dict:
-    """Per measure: the range of the training photos, its percentiles, and the range a photo may span."""
-    reference = {"photos": len(measures), "tolerance": TOLERANCE, "measures": {}}
+def training_reference(measures: pd.DataFrame, measure_px: int = MEASURE_PX) -> dict:
+    """Per measure: the range of the training photos, its percentiles, and the range a photo may span; the
+    size the sharpness was read at."""
+    reference = {"photos": len(measures), "tolerance": TOLERANCE, "measure_px": measure_px, "measures": {}}
     for name in MEASURES if len(measures) else []:  # no training photo with a part found: nothing to check
         values = measures[name].to_numpy(float)
         p1, p50, p99 = np.percentile(values, [1, 50, 99])
@@ -106,6 +112,16 @@ def drift_notes(measures: dict[str, float] | None, reference: dict | None) -> st
     return "; ".join(notes)
 
 
+def photo_drift(photo: np.ndarray, circle: Circle | None, network_input: np.ndarray | None, stage: str,
+                reference: dict | None) -> str:
+    """drift_notes of one photo as lib.inspect says them ('' without a reference), the part stage's network
+    input reused as the cut the sharpness is read on."""
+    if not reference or network_input is None:
+        return ""
+    cut = network_input if stage == "part" else None
+    return drift_notes(photo_measures(photo, circle, reference_px(reference), cut), reference)
+
+
 def batch_warning(drift: Sequence[str]) -> str:
     """The warning for a batch with more than WARN_SHARE of its photos drifted, else ''."""
     drifted = sum(bool(d) for d in drift)
@@ -116,9 +132,15 @@ def batch_warning(drift: Sequence[str]) -> str:
             "the verdicts")
 
 
-def save_reference(run_dir: str | os.PathLike, paths: Sequence[str]) -> dict:
-    """Measure the training photos and write DRIFT_REFERENCE in the run folder; the reference."""
-    reference = training_reference(measure_files(paths))
+def reference_px(reference: dict) -> int:
+    """The size a reference's sharpness was read at (MEASURE_PX for references that do not say)."""
+    return int(reference.get("measure_px", MEASURE_PX))
+
+
+def save_reference(run_dir: str | os.PathLike, paths: Sequence[str], measure_px: int) -> dict:
+    """Measure the training photos (sharpness at measure_px: the network's input size, so the line reuses the
+    part stage's cut) and write DRIFT_REFERENCE in the run folder; the reference."""
+    reference = training_reference(measure_files(paths, measure_px), measure_px)
     write_whole(Path(run_dir) / DRIFT_REFERENCE, json.dumps(reference, indent=2))
     return reference
 

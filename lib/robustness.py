@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from lib.data import network_input_and_circle
-from lib.drift import batch_warning, drift_notes, photo_measures
+from lib.drift import batch_warning, photo_drift
 from lib.evaluate import threshold_metrics
 from lib.part import RIM_FRACTION, part_mask
 from lib.progress import track
@@ -115,7 +115,7 @@ def robustness_table(predict: Callable[[np.ndarray], np.ndarray], size: int, pho
 
     def prepare(image: np.ndarray) -> tuple[np.ndarray | None, str]:
         prepared, circle = network_input_and_circle(image, size, stage)
-        return prepared, drift_notes(photo_measures(image, circle), reference) if drift_check else ""
+        return prepared, photo_drift(image, circle, prepared, stage, reference) if drift_check else ""
 
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
         rows = [(name, strength, meaning, *score(changed(photos, name, strength, seed, pool, prepare)))

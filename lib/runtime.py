@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from lib.config import BEST_MODEL
 from lib.data import decode_image, resize_image, try_read_image
-from lib.drift import drift_notes, photo_measures
+from lib.drift import photo_drift
 from lib.part import centre_part, find_part
 from lib.progress import native_stderr_to, track
 
@@ -86,9 +86,7 @@ def score_files(predict: Predictor, size: int, paths: Sequence[str], batch_size:
 
     def load(path: str) -> tuple[np.ndarray | None, str, str, str]:
         image, note, error, photo, circle = try_read_image(path, size, stage, photo_size)
-        drifted = "" if not reference or image is None else drift_notes(photo_measures(photo, circle),
-                                                                         reference)
-        return image, note, error, drifted
+        return image, note, error, photo_drift(photo, circle, image, stage, reference)
 
     workers = min(os.cpu_count() or 1, len(paths))  # one photo alone is read here: no pool to start
     with ThreadPoolExecutor(max_workers=workers) if workers > 1 else contextlib.nullcontext() as pool:

@@ -13,7 +13,7 @@ import pytest
 from lib import drift, robustness, runtime
 from lib.inspect import main
 from lib.models import build_model
-from lib.part import find_part
+from lib.part import find_part, part_input_and_circle
 from lib.scoring import fast_predictor
 from tests.test_part import impeller
 
@@ -141,3 +141,39 @@ def test_the_bench_times_inspection_with_the_drift_check_as_lib_inspect_runs_it(
     assert list(plain["drift"]) == ["", ""] and checked["drift"][1].startswith("light brighter")
     assert checked["drift"][0] == "" and per_second > 0 and p95 > 0
     np.testing.assert_allclose(checked["defect_probability"], plain["defect_probability"])
+
+
+def test_a_reference_read_at_the_networks_size_reuses_the_part_stages_cut_to_the_last_bit(tmp_path):
+    paths = []
+    for i, photo in enumerate(training_photos(6)):
+        paths.append(str(tmp_path / f"part-{i}.png"))
+        cv2.imwrite(paths[-1], photo)
+    reference = drift.save_reference(tmp_path, paths, 48)
+    assert reference["measure_px"] == 48 and drift.load_reference(tmp_path)["measure_px"] == 48
+    photo = robustness.perturb(impeller(seed=7), "blur", 1.0)
+    cut, circle = part_input_and_circle(photo, 48)
+    assert drift.photo_measures(photo, circle, 48, cut) == drift.photo_measures(photo, measure_px=48)
+    assert drift.photo_measures(photo, circle, 48) != drift.photo_measures(photo, circle)  # 256 px
+    assert drift.photo_drift(photo, circle, cut, "part", reference) == drift.drift_notes(
+        drift.photo_measures(photo, measure_px=48), reference)
+
+
+def test_an_older_reference_without_its_size_is_read_at_256_px(reference):
+    older = {key: value for key, value in reference.items() if key != "measure_px"}
+    assert drift.reference_px(older) == drift.MEASURE_PX == 256
+    photo = robustness.perturb(impeller(seed=8), "blur", 3.0)
+    cut, circle = part_input_and_circle(photo, 32)  # the network's cut is of another size: not reused
+    assert drift.photo_drift(photo, circle, cut, "part", older) == drift.drift_notes(
+        drift.photo_measures(photo), older)
+    assert "photo blurrier than any training photo" in drift.photo_drift(photo, circle, cut, "part", older)
+
+
+def test_a_blurred_lens_is_named_when_sharpness_is_read_at_the_networks_size():
+    sized = drift.training_reference(pd.DataFrame([drift.photo_measures(p, measure_px=112)
+                                                   for p in training_photos()]), 112)
+    photo = robustness.perturb(impeller(seed=200), "blur", 3.0)
+    cut, circle = part_input_and_circle(photo, 112)
+    assert "photo blurrier than any training photo" in drift.photo_drift(photo, circle, cut, "part", sized)
+    resized = cv2.resize(photo, (112, 112), interpolation=cv2.INTER_AREA)  # the photo stage's input: no cut
+    assert drift.photo_drift(photo, circle, resized, "photo", sized) == drift.drift_notes(
+        drift.photo_measures(photo, circle, 112), sized)
