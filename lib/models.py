@@ -100,10 +100,16 @@ MODELS: dict[str, Callable[..., keras.Model]] = {
 BACKBONES = ("fast_cnn", "mobilenet_v3_small", "efficientnet_b0", "resnet50")  # make backbones compares these
 
 
-def build_model(name: str, image_size: int) -> keras.Model:
-    """The named network for image_size x image_size x 1 inputs; ValueError naming the choices."""
+FAST_CNN_WIDTH = 8  # fast_cnn's first-stage channels, doubled at each of its four stages (8 -> 64)
+
+
+def build_model(name: str, image_size: int, width: int = FAST_CNN_WIDTH) -> keras.Model:
+    """The named network for image_size x image_size x 1 inputs (fast_cnn width channels wide at its first
+    stage; the standard networks have their own); ValueError naming the choices."""
     if name not in MODELS:
         raise ValueError(f"unknown model '{name}'; choose one of: {', '.join(MODELS)}")
+    if name == "fast_cnn":
+        return fast_cnn(image_size, widths=tuple(width * 2 ** stage for stage in range(4)))
     return MODELS[name](image_size)
 
 

@@ -34,6 +34,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "test_fraction": (0.01, 0.9),
     "near_twin_cutoff": (0.0, 1.0),
     "image_size": (16, 1024),
+    "width": (1, 512),
     "batch_size": (1, 4096),
     "epochs": (1, 1000),
     "learning_rate": (1e-7, 1.0),

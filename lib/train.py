@@ -15,7 +15,7 @@ from lib import part
 from lib.augment import build_augmentation, camera_change_moving, camera_config
 from lib.config import BEST_MODEL, RECIPE
 from lib.data import load_images, load_photos_with_parts, network_input
-from lib.models import build_model, compile_model, load_model
+from lib.models import FAST_CNN_WIDTH, build_model, compile_model, load_model
 from lib.progress import step
 from lib.splits import load_table
 
@@ -24,7 +24,7 @@ HISTORY_JSON = "history.json"
 TRAIN_SUMMARY = "train_summary.json"
 PHOTO_PX = 300  # the most photo pixels a side kept for camera changes
 RECIPE_KEYS = ("seed", "subset", "val_fraction", "near_twin_cutoff", "image_size", "batch_size",
-               "augmentation", "model_name", "epochs", "learning_rate", "lr_schedule", "patience",
+               "augmentation", "model_name", "width", "epochs", "learning_rate", "lr_schedule", "patience",
                "precise_bn_batches", "input_stage")
 BACKUP_DIR = "train_backup"
 
@@ -56,13 +56,14 @@ def cosine_schedule(learning_rate: float, epochs: int, steps_per_epoch: int,
 
 
 def new_model(name: str, image_size: int, learning_rate: float, schedule: str, epochs: int,
-              steps_per_epoch: int) -> keras.Model:
-    """Build and compile the named network with a constant or cosine learning rate."""
+              steps_per_epoch: int, width: int = FAST_CNN_WIDTH) -> keras.Model:
+    """Build and compile the named network (fast_cnn width channels wide) with a constant or cosine
+    learning rate."""
     if schedule not in ("constant", "cosine"):
         raise ValueError(f"unknown lr_schedule '{schedule}'; choose 'constant' or 'cosine'")
     rate = (cosine_schedule(learning_rate, epochs, steps_per_epoch) if schedule == "cosine"
             else learning_rate)
-    return compile_model(build_model(name, image_size), learning_rate=rate)
+    return compile_model(build_model(name, image_size, width), learning_rate=rate)
 
 
 class EpochClock(keras.callbacks.Callback):
@@ -292,12 +293,13 @@ def train_recipe(p: dict, out: Path, table: pd.DataFrame | None = None, budget_s
                                                 p["augmentation"], p["seed"], p["input_stage"])
     estimate = None
     if budget_seconds is not None:
-        trial = new_model(p["model_name"], p["image_size"], p["learning_rate"], "constant", 1, steps)
+        trial = new_model(p["model_name"], p["image_size"], p["learning_rate"], "constant", 1, steps,
+                          p["width"])
         estimate = seconds_per_epoch(trial, train_ds, val_ds, steps, p["precise_bn_batches"])
         p = {**p, "epochs": epochs_within(budget_seconds, estimate)}
         set_seed(p["seed"])  # the trial drew random numbers: the first weights are as without a budget
     model = new_model(p["model_name"], p["image_size"], p["learning_rate"], p["lr_schedule"],
-                      p["epochs"], steps)
+                      p["epochs"], steps, p["width"])
     summary = fit_model(model, train_ds, val_ds, out, p["epochs"], p["patience"], p["verbose"],
                         precise_bn_batches=p["precise_bn_batches"])
     if estimate is not None:
