@@ -10,7 +10,8 @@ import pytest
 
 from lib import train
 from lib.data import load_images, scan_dataset
-from lib.models import BACKBONES, MODELS, build_model, load_model
+from lib.models import BACKBONES, FAST_CNN_WIDTH, MODELS, build_model, load_model
+from lib.params import default_params
 from lib.train import make_dataset
 
 
@@ -34,6 +35,16 @@ def test_seed_baseline_is_the_seed_network():
     # 300 -> conv s2 149 -> pool 74 -> conv s2 36 -> pool 18: flatten 18 * 18 * 16
     assert model.count_params() == (9 + 1) * 32 + (9 * 32 + 1) * 16 + (18 * 18 * 16 + 1) * 128 \
         + (128 + 1) * 64 + (64 + 1)
+
+
+def test_fast_cnn_is_as_wide_as_the_width_asked_and_doubles_it_at_each_stage():
+    convs = [layer.filters for layer in build_model("fast_cnn", 32, width=4).layers
+             if isinstance(layer, keras.layers.Conv2D)]
+    assert convs == [4, 8, 8, 16, 16, 32, 32]
+    assert build_model("fast_cnn", 32).layers[1].filters == FAST_CNN_WIDTH == default_params()["width"]
+    assert train.new_model("fast_cnn", 32, 1e-3, "constant", 1, 1, width=6).layers[1].filters == 6
+    seed = build_model("seed_baseline", 64)  # the other networks have their own widths
+    assert build_model("seed_baseline", 64, width=4).count_params() == seed.count_params()
 
 
 def test_unknown_model_name_lists_the_choices():
