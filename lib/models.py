@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -45,15 +45,18 @@ def seed_wide(image_size: int = 300) -> keras.Model:
     ], name="seed_wide")
 
 
-def fast_cnn(image_size: int = 128, widths: Sequence[int] = (12, 24, 48, 96),
-             dropout: float = 0.2) -> keras.Model:
-    """Our two-core network: strided conv-BN-ReLU stages, global average pooling, one sigmoid."""
+FAST_CNN_WIDTH = 8  # fast_cnn's first-stage channels, doubled at each of its four stages (8 -> 64)
+
+
+def fast_cnn(image_size: int = 112, width: int = FAST_CNN_WIDTH, dropout: float = 0.2) -> keras.Model:
+    """Our two-core network: four strided conv-BN-ReLU stages of width, 2 x width, ... channels, global
+    average pooling, one sigmoid."""
     inputs = keras.Input((image_size, image_size, 1))
     x = inputs
-    for stage, width in enumerate(widths):
-        x = _conv_bn_relu(x, width, strides=2, name=f"stage{stage}_down")
+    for stage in range(4):
+        x = _conv_bn_relu(x, width * 2 ** stage, strides=2, name=f"stage{stage}_down")
         if stage >= 1:
-            x = _conv_bn_relu(x, width, strides=1, name=f"stage{stage}_conv")
+            x = _conv_bn_relu(x, width * 2 ** stage, strides=1, name=f"stage{stage}_conv")
     pooled = layers.GlobalAveragePooling2D(name="pool")(x)
     outputs = layers.Dense(1, activation="sigmoid", name="defect")(layers.Dropout(dropout)(pooled))
     return keras.Model(inputs, outputs, name="fast_cnn")
@@ -100,16 +103,13 @@ MODELS: dict[str, Callable[..., keras.Model]] = {
 BACKBONES = ("fast_cnn", "mobilenet_v3_small", "efficientnet_b0", "resnet50")  # make backbones compares these
 
 
-FAST_CNN_WIDTH = 8  # fast_cnn's first-stage channels, doubled at each of its four stages (8 -> 64)
-
-
 def build_model(name: str, image_size: int, width: int = FAST_CNN_WIDTH) -> keras.Model:
     """The named network for image_size x image_size x 1 inputs (fast_cnn width channels wide at its first
     stage; the standard networks have their own); ValueError naming the choices."""
     if name not in MODELS:
         raise ValueError(f"unknown model '{name}'; choose one of: {', '.join(MODELS)}")
     if name == "fast_cnn":
-        return fast_cnn(image_size, widths=tuple(width * 2 ** stage for stage in range(4)))
+        return fast_cnn(image_size, width)
     return MODELS[name](image_size)
 
 
