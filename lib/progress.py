@@ -114,6 +114,7 @@ def step_bars(target: Path, position: int = 1):
 
     def watch() -> None:
         bars: dict[int, tuple[tqdm, tuple]] = {}
+        finished: dict[int, tuple] = {}  # each kernel's last step drawn to its end
         while not stop.wait(EVERY):
             for pid, path in sorted(_step_files(target).items()):
                 current = read_step(path)
@@ -126,6 +127,8 @@ def step_bars(target: Path, position: int = 1):
                     continue
                 what, done, total, unit = current
                 bar, shown = bars.get(pid, (None, None))
+                if done >= total and (what, total, unit) == finished.get(pid):
+                    continue  # drawn to its end and closed: not drawn again with its rate running down
                 if bar is None or (what, total, unit) != shown:
                     if bar is not None:
                         bar.close()
@@ -134,6 +137,9 @@ def step_bars(target: Path, position: int = 1):
                     bars[pid] = bar, (what, total, unit)
                 bar.n = done
                 bar.refresh()
+                if done >= total:  # the step is over: its bar goes, until the kernel starts another
+                    bars.pop(pid)[0].close()
+                    finished[pid] = what, total, unit
         for bar, _ in bars.values():
             bar.close()
 

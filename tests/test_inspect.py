@@ -19,7 +19,14 @@ from lib.config import PROJECT_ROOT
 from lib.data import DataError, decode_image
 from lib.inspect import claim_output, main
 from lib.models import build_model, load_model
-from lib.runtime import MODEL_TFLITE, dihedral_views, inspection_costs, saved_tflite, tflite_predictor
+from lib.runtime import (
+    MODEL_TFLITE,
+    NETWORK_BATCH,
+    dihedral_views,
+    inspection_costs,
+    saved_tflite,
+    tflite_predictor,
+)
 from lib.scoring import fast_predictor, save_tflite, to_tflite
 from tests.conftest import fake_part
 
@@ -138,7 +145,7 @@ def test_eight_view_scores_do_not_change_when_the_part_is_turned_or_mirrored():
 def test_eight_view_score_is_the_mean_of_the_keras_scores_of_the_views():
     model = build_model("fast_cnn", 32)
     images = np.random.default_rng(2).integers(0, 256, (2, 32, 32)).astype(np.uint8)
-    views = dihedral_views(images)
+    views = np.concatenate(dihedral_views(images))
     assert len({v.tobytes() for v in views}) == 16  # eight distinct views of each random image
     expected = model.predict(views[..., None] / 255.0, verbose=0).reshape(8, 2).mean(axis=0)
     assert np.allclose(fast_predictor(model, views=8, weights_8bit=False)(images), expected, atol=1e-5)
@@ -404,3 +411,42 @@ def test_the_bench_breaks_inspection_down_into_decoding_finding_cutting_out_and_
     cv2.imwrite(blank, np.full((300, 300), 120, np.uint8))
     with pytest.raises(ValueError, match=r"no part found in any of the 1 photos timed \(the first: .*blank"):
         inspection_costs(network, 32, [blank], "part")
+
+
+def test_more_images_than_one_network_batch_score_as_each_would_alone():
+    model = build_model("fast_cnn", 32)
+    images = np.random.default_rng(3).integers(0, 256, (NETWORK_BATCH + 9, 32, 32)).astype(np.uint8)
+    for views in (1, 8):
+        predict = fast_predictor(model, views)
+        together = predict(images)
+        assert together.shape == (len(images),)
+        alone = np.concatenate([predict(images[i:i + 1]) for i in range(len(images))])
+        assert np.allclose(together, alone, atol=1e-6)  # batches of one round a last bit apart
+        in_two = np.concatenate([predict(images[:NETWORK_BATCH + 3]), predict(images[NETWORK_BATCH + 3:])])
+        assert np.allclose(together, in_two, atol=1e-6)  # nor does how a table is cut into batches
+    assert predict(images[:0]).shape == (0,)
+
+
+def test_photos_read_in_processes_give_the_rows_read_in_threads_and_in_one_thread(tmp_path, monkeypatch):
+    import lib.runtime as runtime
+
+    rng = np.random.default_rng(4)
+    paths = []
+    for i in range(40):
+        paths.append(str(tmp_path / f"p{i:02d}.jpeg"))
+        cv2.imwrite(paths[-1], fake_part(rng, defect=bool(i % 3), size=96))
+    (tmp_path / "bad.jpeg").write_text("not a photo")
+    cv2.imwrite(str(tmp_path / "bench.png"), np.full((96, 96), 120, np.uint8))
+    paths[5:5] = [str(tmp_path / "bad.jpeg"), str(tmp_path / "bench.png")]
+    predict = fast_predictor(build_model("fast_cnn", 32), views=8)
+    rows = {}
+    for way, start in (("processes", 2), ("threads", 10 ** 9)):
+        monkeypatch.setattr(runtime, "READ_IN_PROCESSES_FROM", start)
+        rows[way] = runtime.score_files(predict, 32, paths, batch_size=16, stage="part")
+    rows["one thread"] = pd.concat([runtime.score_files(predict, 32, [p], stage="part") for p in paths],
+                                   ignore_index=True)
+    pd.testing.assert_frame_equal(rows["processes"], rows["threads"])
+    pd.testing.assert_frame_equal(rows["processes"], rows["one thread"])
+    assert rows["processes"]["defect_probability"].notna().sum() == 40
+    assert "not a readable image" in rows["processes"]["error"][5]
+    assert rows["processes"]["note"][6].startswith("part not found")

@@ -57,6 +57,19 @@ def test_the_runner_draws_a_bar_for_each_kernel_running_side_by_side_and_tidies_
     assert not list(tmp_path.iterdir()) and progress.PROGRESS_ENV not in os.environ
 
 
+def test_a_finished_step_is_drawn_to_its_end_once_not_again_while_the_kernel_goes_on(tmp_path, monkeypatch,
+                                                                                  capsys):
+    monkeypatch.delenv(progress.PROGRESS_ENV, raising=False)
+    target = tmp_path / ".progress"
+    with progress.step_bars(target):
+        kernel = subprocess.Popen([sys.executable, "-c", "import time; from lib import progress; "
+                                   "progress.step('decoding photos', 16, 16, 'image', force=True); "
+                                   f"time.sleep({12 * progress.EVERY})"])
+        kernel.wait()
+    drawn = capsys.readouterr().err
+    assert drawn.count("16/16") == 1, f"a finished bar was drawn again and again: {drawn!r}"
+
+
 def run_quietly(tmp_path, source: str, *args: str) -> subprocess.CompletedProcess:
     """python -m lib.quietly on a module made of source, its log in tmp_path/native.log."""
     (tmp_path / "fake_command.py").write_text(source)
