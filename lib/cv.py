@@ -85,8 +85,12 @@ def main(argv: list[str] | None = None) -> int:
           f"accuracy {summary['accuracy at 0.5']:.2%} at 0.5 (95% interval over near-twin groups "
           f"{low:.2%} to {high:.2%}; fold sd {summary['fold sd at 0.5']:.2%}); at the {p['threshold_rule']} "
           f"rule {summary['missed at rule']} of {summary['defects']} defects shipped, "
-          f"{summary['scrapped at rule']} of {summary['good']} good parts scrapped\n\nfold 1's held-out "
-          f"photos under shop-floor changes:\n{changes.round(4).to_string(index=False)}\nwritten to {run}")
+          f"{summary['scrapped at rule']} of {summary['good']} good parts scrapped; by photograph (most of "
+          f"its views), {summary['defective photographs shipped at rule']} of "
+          f"{summary['defective photographs']} defective shipped, "
+          f"{summary['good photographs scrapped at rule']} of {summary['good photographs']} good scrapped\n\n"
+          f"fold 1's held-out photos under shop-floor changes:\n{changes.round(4).to_string(index=False)}\n"
+          f"written to {run}")
     return 0
 
 

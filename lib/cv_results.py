@@ -55,6 +55,11 @@ def summarise_cv(scores: pd.DataFrame, rule: str, cost_missed_defect: float, cos
     rule_low, rule_high = group_bootstrap_interval(right_rule, oof["twin_group"])
     defects, good = int(label.sum()), int((label == 0).sum())
     said = oof["verdict"].to_numpy()
+    shipped, scrapped = (at_rule == "ok") & (label == 1), (at_rule == "defect") & (label == 0)
+    photos = oof.assign(shipped=shipped, scrapped=scrapped)
+    photos = photos.groupby(["twin_group", "label"])[["shipped", "scrapped"]].mean()  # each photograph once
+    kind = photos.index.get_level_values("label")
+    good_photos, defect_photos = photos[kind == 0], photos[kind == 1]
     summary = {
         "parts": len(oof), "defects": defects, "good": good, "groups": int(oof["twin_group"].nunique()),
         "folds": int(oof["fold"].nunique()), "rule": rule,
@@ -67,6 +72,9 @@ def summarise_cv(scores: pd.DataFrame, rule: str, cost_missed_defect: float, cos
         "accuracy at rule": float(right_rule.mean()), "interval at rule": [rule_low, rule_high],
         "missed at rule": int(((at_rule == "ok") & (label == 1)).sum()),
         "scrapped at rule": int(((at_rule == "defect") & (label == 0)).sum()),
+        "good photographs": len(good_photos), "defective photographs": len(defect_photos),
+        "good photographs scrapped at rule": int((good_photos["scrapped"] > 0.5).sum()),  # most of its views
+        "defective photographs shipped at rule": int((defect_photos["shipped"] > 0.5).sum()),
         "shipped with review band": int(((said == "ok") & (label == 1)).sum()),
         "scrapped with review band": int(((said == "defect") & (label == 0)).sum()),
         "review": int((said == "review").sum()), "review_low": review_low, "review_high": review_high,

@@ -1,7 +1,8 @@
 """Turn photos of new parts into verdicts with a trained model: `python -m lib.inspect PATH... --model RUN`.
 
-Decoding runs in a thread pool, overlapped with batched prediction by the run's TensorFlow Lite copy
-of the model (model.tflite, on LiteRT: no TensorFlow needed; requirements-line.txt). Every file found
+Decoding runs in a process per core (threads for a few files), overlapped with batched prediction by
+the run's TensorFlow Lite copy of the model (model.tflite, on LiteRT: no TensorFlow needed;
+requirements-line.txt). Every file found
 gets one row in the CSV; an unreadable one gets its error and no verdict. Dot-files (.DS_Store and the
 like) are skipped and counted. The output is claimed before any scoring (never overwritten, not even
 by a second run started at the same moment), rows are written as they are scored, and an interrupted
@@ -27,6 +28,7 @@ from tqdm.auto import tqdm
 from lib.data import find_image_files
 from lib.drift import DRIFT_REFERENCE, batch_warning
 from lib.inspection import inspect_chunk, inspect_files, load_inspector
+from lib.runtime import READ_IN_PROCESSES_FROM, start_photo_readers
 from lib.words import plural
 
 try:  # optional: a line PC scoring one folder needs no Dask
@@ -82,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         if not files:
             raise FileNotFoundError(f"no files to inspect in {', '.join(args.paths)}"
                                     + (f" ({plural(len(hidden), 'dot-file')} skipped)" if hidden else ""))
+        if len(files) >= READ_IN_PROCESSES_FROM and not (args.workers or args.dask):
+            start_photo_readers()  # their start-up overlaps loading the model
         predict, size, point, run_id = load_inspector(args.model, args.threshold)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)

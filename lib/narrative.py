@@ -69,7 +69,19 @@ def never_seen_sentences(summary: dict | None) -> str:
         f"{summary['review_high']} sent to a person, {plural(summary['review'], 'part')} would go to review, "
         f"{plural(summary['shipped with review band'], 'defective part')} would still ship and "
         f"{plural(summary['scrapped with review band'], 'good part')} would be scrapped."
+        + photograph_sentence(summary)
     )
+
+
+def photograph_sentence(summary: dict) -> str:
+    """The rule's mistakes counted once per photograph (a near-twin group), where the summary has them."""
+    if "good photographs" not in summary:
+        return ""
+    return (" The data set holds many views of some photographs, so counted once per photograph (wrong on "
+            f"most of its views), {summary['defective photographs shipped at rule']} of "
+            f"{summary['defective photographs']:,} defective photographs would ship and "
+            f"{summary['good photographs scrapped at rule']} of {summary['good photographs']:,} good ones be "
+            "scrapped at the rule.")
 
 
 def backbone_sentences(table: pd.DataFrame | None, settings: dict | None, run: str = "") -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import signal
 import sys
@@ -62,19 +63,21 @@ def tflite_predictor(flatbuffer: bytes, views: int = 1) -> tuple[Predictor, int]
     shape: list[int] = []
 
     def run(view: np.ndarray) -> np.ndarray:
+        """The network's scores for (N, H, W, 1) uint8 images, scaled to [0, 1] as they are written in."""
         if list(view.shape) != shape:
             interpreter.resize_tensor_input(source["index"], list(view.shape))
             with native_stderr_to(os.devnull):  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
                 interpreter.allocate_tensors()
             shape[:] = view.shape
-        interpreter.tensor(source["index"])()[...] = view  # one copy, turned as it goes; no reference kept
-        interpreter.invoke()
+        # one pass, turned as it is read: the float32 of uint8 / 255, as astype(np.float32) / 255.0 gives it
+        np.divide(view, np.float32(255.0), out=interpreter.tensor(source["index"])(), dtype=np.float32)
+        interpreter.invoke()  # (no reference to the input buffer is kept past this point)
         return interpreter.get_tensor(target["index"]).reshape(-1)
 
     def predict(images: np.ndarray) -> np.ndarray:
         scores = []
         for start in range(0, len(images), NETWORK_BATCH):
-            x = images[start:start + NETWORK_BATCH, ..., None].astype(np.float32) / 255.0
+            x = images[start:start + NETWORK_BATCH, ..., None]
             scores.append(np.mean([run(view) for view in dihedral_views(x)[:views]], axis=0)
                           if views > 1 else run(x))
         return np.concatenate(scores) if scores else np.zeros(0, np.float32)
@@ -106,23 +109,33 @@ def _reader_started() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def start_photo_readers() -> bool:
+    """Start the clean forkserver that photo_readers' processes come from, with this module imported, and
+    return at once (it imports for some 0.4 s while the caller goes on); False in a daemonic process."""
+    if multiprocessing.current_process().daemon:
+        return False
+    multiprocessing.get_context("forkserver").set_forkserver_preload([__name__])
+    multiprocessing.forkserver.ensure_running()
+    return True
+
+
 @contextlib.contextmanager
 def photo_readers(files: int) -> Iterator[Executor | None]:
     """Where score_files reads its files: in this thread for one file; in threads for fewer than
     READ_IN_PROCESSES_FROM, or inside a daemonic process (a Dask worker), which may start none; else in one
-    process per core, forked from a clean forkserver (never from a process with TensorFlow's threads). The
-    input stage holds Python's lock for much of its millisecond a photo: two threads read 831 test photos a
-    second, two processes 1,194 (2026-12-02). A pool left by an error or Ctrl-C drops its queued files."""
+    process per core, forked from a clean forkserver (start_photo_readers; never forked from a process with
+    TensorFlow's threads). The input stage holds Python's lock for much of its millisecond a photo: two
+    threads read 831 test photos a second, two processes 1,194 (2026-12-02). A pool left by an error or
+    Ctrl-C drops its queued files."""
     workers = min(os.cpu_count() or 1, files)
     if workers <= 1:
         yield None
         return
-    if files < READ_IN_PROCESSES_FROM or multiprocessing.current_process().daemon:
-        pool: Executor = ThreadPoolExecutor(workers)
+    if files >= READ_IN_PROCESSES_FROM and start_photo_readers():
+        pool: Executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
+                                             initializer=_reader_started)
     else:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])  # each reader then starts with this module imported
-        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_reader_started)
+        pool = ThreadPoolExecutor(workers)
     try:
         yield pool
     except BaseException:
@@ -191,8 +204,8 @@ def inspection_speed(predict: Predictor, size: int, paths: Sequence[str], stage:
     """score_files' rows for all paths (batches of 64, after a warm-up), the images per second that pass took
     from JPEG to probability, and the 95th percentile of milliseconds to answer one file at a time, over the
     first latency_files; with a drift reference, each photo is also checked against it, as lib.inspect
-    does."""
-    score_files(predict, size, paths[:64], stage=stage, reference=reference)  # warm-up
+    does. The warm-up pass starts the reading processes, as a line's long-running inspector would have."""
+    score_files(predict, size, paths, stage=stage, reference=reference)  # warm-up
     start = time.perf_counter()
     scored = score_files(predict, size, paths, batch_size=64, stage=stage, reference=reference)
     throughput = len(paths) / (time.perf_counter() - start)

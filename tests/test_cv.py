@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from lib import cv
-from lib.cv_results import never_seen
+from lib.cv_results import never_seen, summarise_cv
 from lib.evaluate import group_bootstrap_interval
-from lib.narrative import never_seen_sentences
+from lib.narrative import never_seen_sentences, photograph_sentence
 from lib.params import resolve_params
 from lib.splits import cv_folds
 from lib.train import recipe_of, save_recipe
@@ -82,3 +82,17 @@ def test_cv_scores_every_image_once_and_continues_after_an_interruption(tmp_path
 
 def test_cv_refuses_fewer_than_two_folds(capsys):
     assert cv.main(["--k", "1"]) == 2 and "--k must be at least 2" in capsys.readouterr().err
+
+
+def test_the_rules_mistakes_are_also_counted_once_per_photograph_however_many_views_it_has():
+    val = [("v-good", 0, 0.1, 90), ("v-bad", 1, 0.9, 91)]
+    held = [(f"many-{i}", 0, 0.6, 1) for i in range(10)] + [("lone-good", 0, 0.05, 2)]
+    held += [("miss-1", 1, 0.02, 3), ("miss-2", 1, 0.03, 3), ("caught", 1, 0.95, 4)]
+    rows = [(path, 0, "val", label, score, group) for path, label, score, group in val]
+    rows += [(path, 0, "test", label, score, group) for path, label, score, group in held]
+    scores = pd.DataFrame(rows, columns=["path", "fold", "split", "label", "score", "twin_group"])
+    _, _, summary = summarise_cv(scores, "scrap_budget", 50.0, 1.0, 0.0, 0.1, 0.9)
+    assert (summary["scrapped at rule"], summary["good"]) == (10, 11)  # one photograph's ten views
+    assert (summary["good photographs scrapped at rule"], summary["good photographs"]) == (1, 2)
+    assert (summary["defective photographs shipped at rule"], summary["defective photographs"]) == (1, 2)
+    assert "1 of 2 good ones be scrapped" in photograph_sentence(summary)

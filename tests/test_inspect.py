@@ -450,3 +450,40 @@ def test_photos_read_in_processes_give_the_rows_read_in_threads_and_in_one_threa
     assert rows["processes"]["defect_probability"].notna().sum() == 40
     assert "not a readable image" in rows["processes"]["error"][5]
     assert rows["processes"]["note"][6].startswith("part not found")
+
+
+def test_inspect_reading_in_processes_writes_the_rows_it_writes_reading_in_threads(run_dir, mixed_folder,
+                                                                                   tmp_path, monkeypatch):
+    import lib.inspect as inspect_module
+    import lib.runtime as runtime
+
+    written = {}
+    for way, start in (("threads", 10 ** 9), ("processes", 2)):
+        monkeypatch.setattr(runtime, "READ_IN_PROCESSES_FROM", start)
+        monkeypatch.setattr(inspect_module, "READ_IN_PROCESSES_FROM", start)
+        out = tmp_path / f"{way}.csv"
+        assert main([str(mixed_folder), "--model", str(run_dir), "--out", str(out)]) == 1
+        written[way] = pd.read_csv(out, keep_default_na=False)
+    pd.testing.assert_frame_equal(written["processes"], written["threads"])
+
+
+def _pool_kind(answer) -> None:
+    import lib.runtime as runtime
+
+    with runtime.photo_readers(10 ** 6) as pool:
+        answer.put(type(pool).__name__)
+
+
+def test_a_daemonic_process_such_as_a_dask_worker_reads_in_threads_as_it_may_start_no_processes():
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    answer = context.Queue()
+    worker = context.Process(target=_pool_kind, args=(answer,), daemon=True)
+    worker.start()
+    assert answer.get(timeout=60) == "ThreadPoolExecutor"
+    worker.join(timeout=60)
+    from lib.runtime import photo_readers
+
+    with photo_readers(10 ** 6) as pool:
+        assert type(pool).__name__ == "ProcessPoolExecutor"
