@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import re
 import subprocess
@@ -15,6 +16,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from lib import runtime
 from lib.config import PROJECT_ROOT
 from lib.data import DataError, decode_image
 from lib.inspect import claim_output, main
@@ -428,8 +430,6 @@ def test_more_images_than_one_network_batch_score_as_each_would_alone():
 
 
 def test_photos_read_in_processes_give_the_rows_read_in_threads_and_in_one_thread(tmp_path, monkeypatch):
-    import lib.runtime as runtime
-
     rng = np.random.default_rng(4)
     paths = []
     for i in range(40):
@@ -455,7 +455,6 @@ def test_photos_read_in_processes_give_the_rows_read_in_threads_and_in_one_threa
 def test_inspect_reading_in_processes_writes_the_rows_it_writes_reading_in_threads(run_dir, mixed_folder,
                                                                                    tmp_path, monkeypatch):
     import lib.inspect as inspect_module
-    import lib.runtime as runtime
 
     written = {}
     for way, start in (("threads", 10 ** 9), ("processes", 2)):
@@ -468,22 +467,16 @@ def test_inspect_reading_in_processes_writes_the_rows_it_writes_reading_in_threa
 
 
 def _pool_kind(answer) -> None:
-    import lib.runtime as runtime
-
     with runtime.photo_readers(10 ** 6) as pool:
         answer.put(type(pool).__name__)
 
 
 def test_a_daemonic_process_such_as_a_dask_worker_reads_in_threads_as_it_may_start_no_processes():
-    import multiprocessing
-
     context = multiprocessing.get_context("spawn")
     answer = context.Queue()
     worker = context.Process(target=_pool_kind, args=(answer,), daemon=True)
     worker.start()
     assert answer.get(timeout=60) == "ThreadPoolExecutor"
     worker.join(timeout=60)
-    from lib.runtime import photo_readers
-
-    with photo_readers(10 ** 6) as pool:
+    with runtime.photo_readers(10 ** 6) as pool:
         assert type(pool).__name__ == "ProcessPoolExecutor"
