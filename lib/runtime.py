@@ -12,19 +12,19 @@ from __future__ import annotations
 import contextlib
 import functools
 import multiprocessing
-import multiprocessing.forkserver
 import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
 from ai_edge_litert.interpreter import Interpreter
+from loky import get_reusable_executor
 from tqdm.auto import tqdm
 
 from lib.config import BEST_MODEL
@@ -37,6 +37,7 @@ VIEWS = (1, 8)  # score the photo as taken, or the mean over its eight turned an
 MODEL_TFLITE = "model.tflite"  # the run's network as a TensorFlow Lite flatbuffer, for the line
 READ_IN_PROCESSES_FROM = 256  # files from which score_files reads photos in a process per core, not threads
 READ_CHUNK = 16  # files a reading process is handed at a time
+READERS_IDLE_S = 300  # idle reading processes stop after this long, and start again when needed
 NETWORK_BATCH = 64  # images of one view per LiteRT call: 0.039 ms a view at 64, 0.061 at 512 (2026-12-02)
 
 Predictor = Callable[[np.ndarray], np.ndarray]
@@ -109,39 +110,41 @@ def _reader_started() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def start_photo_readers() -> bool:
-    """Start the clean forkserver that photo_readers' processes come from, with this module imported, and
-    return at once (it imports for some 0.4 s while the caller goes on); False in a daemonic process."""
+def start_photo_readers() -> Executor | None:
+    """The reading processes, one per core (loky's reusable executor: fresh interpreters, never forks of this
+    process and its TensorFlow threads, that import this module and not the caller's main module), started
+    now so that their start-up overlaps the caller's work and kept for the next call; None in a daemonic
+    process (a Dask worker), which may start none."""
     if multiprocessing.current_process().daemon:
-        return False
-    multiprocessing.get_context("forkserver").set_forkserver_preload([__name__])
-    multiprocessing.forkserver.ensure_running()
-    return True
+        return None
+    pool = get_reusable_executor(max_workers=os.cpu_count() or 1, timeout=READERS_IDLE_S,
+                                 initializer=_reader_started)
+    pool.submit(int)  # the workers start (and import this module) from here on, in the background
+    return pool
 
 
 @contextlib.contextmanager
 def photo_readers(files: int) -> Iterator[Executor | None]:
     """Where score_files reads its files: in this thread for one file; in threads for fewer than
-    READ_IN_PROCESSES_FROM, or inside a daemonic process (a Dask worker), which may start none; else in one
-    process per core, forked from a clean forkserver (start_photo_readers; never forked from a process with
-    TensorFlow's threads). The input stage holds Python's lock for much of its millisecond a photo: two
-    threads read 831 test photos a second, two processes 1,194 (2026-12-02). A pool left by an error or
-    Ctrl-C drops its queued files."""
+    READ_IN_PROCESSES_FROM or inside a daemonic process; else in the reading processes (start_photo_readers).
+    The input stage holds Python's lock for much of its millisecond a photo: two threads read 831 test
+    photos a second, two processes 1,194 (2026-12-02). A map left by an error or Ctrl-C drops its queued
+    files (Executor.map cancels them); the processes are kept."""
     workers = min(os.cpu_count() or 1, files)
     if workers <= 1:
         yield None
         return
-    if files >= READ_IN_PROCESSES_FROM and start_photo_readers():
-        pool: Executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
-                                             initializer=_reader_started)
-    else:
-        pool = ThreadPoolExecutor(workers)
+    processes = start_photo_readers() if files >= READ_IN_PROCESSES_FROM else None
+    if processes is not None:
+        yield processes
+        return
+    threads = ThreadPoolExecutor(workers)
     try:
-        yield pool
+        yield threads
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+        threads.shutdown(wait=False, cancel_futures=True)
         raise
-    pool.shutdown()
+    threads.shutdown()
 
 
 def score_files(predict: Predictor, size: int, paths: Sequence[str], batch_size: int = 64,

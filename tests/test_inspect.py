@@ -11,6 +11,7 @@ import sys
 import time
 
 import cv2
+import loky
 import numpy as np
 import pandas as pd
 import pytest
@@ -471,7 +472,7 @@ def _pool_kind(answer) -> None:
         answer.put(type(pool).__name__)
 
 
-def test_a_daemonic_process_such_as_a_dask_worker_reads_in_threads_as_it_may_start_no_processes():
+def test_a_daemonic_process_such_as_a_dask_worker_reads_in_threads_and_any_other_in_processes():
     context = multiprocessing.get_context("spawn")
     answer = context.Queue()
     worker = context.Process(target=_pool_kind, args=(answer,), daemon=True)
@@ -479,4 +480,5 @@ def test_a_daemonic_process_such_as_a_dask_worker_reads_in_threads_as_it_may_sta
     assert answer.get(timeout=60) == "ThreadPoolExecutor"
     worker.join(timeout=60)
     with runtime.photo_readers(10 ** 6) as pool:
-        assert type(pool).__name__ == "ProcessPoolExecutor"
+        assert isinstance(pool, loky.ProcessPoolExecutor)  # the reading processes, kept for the next call
+        assert pool.submit(os.getpid).result() != os.getpid()
