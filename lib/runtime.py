@@ -1,9 +1,9 @@
 """Scoring on the line, without TensorFlow: the eight views, a run's TensorFlow Lite model run by LiteRT, and
 files to scores.
 
-A line PC needs numpy, opencv and ai-edge-litert (requirements-line.txt), not TensorFlow: training writes
-MODEL_TFLITE (8-bit weights, scoring.WEIGHTS_8BIT) beside best.keras, and lib.inspect and chapters 4 and 6
-score with it (run_predictor). Training commands and tests convert a Keras model in memory the same way
+A line PC needs numpy, opencv, ai-edge-litert and loky (requirements-line.txt), not TensorFlow: training
+writes MODEL_TFLITE (8-bit weights, scoring.WEIGHTS_8BIT) beside best.keras, and lib.inspect and chapters 4
+and 6 score with it (run_predictor). Training commands and tests convert a Keras model in memory the same way
 (scoring.fast_predictor) and run it through the very same predictor.
 """
 
