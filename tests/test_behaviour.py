@@ -1,6 +1,7 @@
 """Behaviour of a network trained on the real photos: the bench, the lamp and the pose must not change
-a verdict (Made-With-ML's invariance tests). The network is the default recipe trained once per test
-session with fewer epochs (to keep CI short) on the published training photos; the checks run on a
+a verdict (Made-With-ML's invariance tests). The network is the default recipe, all its epochs, trained
+once per test session on the published training photos (a shortened training, 8 epochs until 2026-12-02,
+left scores crowding the review band's edge that the line's network does not have); the checks run on a
 seeded sample of test photos, at the 0.5 threshold."""
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from tests.conftest import REAL_DATA
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 PARTS = 240  # test photos checked, both classes
-EPOCHS = 8
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +28,7 @@ def trained(tmp_path_factory) -> dict:
         pytest.skip(f"real casting_data not found at {REAL_DATA} (set CASTING_REAL_DATA)")
     folder = tmp_path_factory.mktemp("behaviour")
     mine = folder / "behaviour.yaml"
-    mine.write_text(f"data_dir: {REAL_DATA}\nepochs: {EPOCHS}\nverbose: 0\n")
+    mine.write_text(f"data_dir: {REAL_DATA}\nverbose: 0\n")  # the default recipe as it is, all its epochs
     p = resolve_params(mine)
     model, table, _ = train_recipe(p, folder / "run")
     test = table[table["split"] == "test"].sample(PARTS, random_state=0)
