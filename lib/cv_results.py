@@ -70,8 +70,7 @@ def summarise_cv(scores: pd.DataFrame, rule: str, cost_missed_defect: float, cos
         "missed at 0.5": int(((score < 0.5) & (label == 1)).sum()),
         "scrapped at 0.5": int(((score >= 0.5) & (label == 0)).sum()),
         "accuracy at rule": float(right_rule.mean()), "interval at rule": [rule_low, rule_high],
-        "missed at rule": int(((at_rule == "ok") & (label == 1)).sum()),
-        "scrapped at rule": int(((at_rule == "defect") & (label == 0)).sum()),
+        "missed at rule": int(shipped.sum()), "scrapped at rule": int(scrapped.sum()),
         "good photographs": len(good_photos), "defective photographs": len(defect_photos),
         "good photographs scrapped at rule": int((good_photos["scrapped"] > 0.5).sum()),  # most of its views
         "defective photographs shipped at rule": int((defect_photos["shipped"] > 0.5).sum()),

@@ -2,11 +2,10 @@
 
 Decoding runs in a process per core (threads for a few files), overlapped with batched prediction by
 the run's TensorFlow Lite copy of the model (model.tflite, on LiteRT: no TensorFlow needed;
-requirements-line.txt). Every file found
-gets one row in the CSV; an unreadable one gets its error and no verdict. Dot-files (.DS_Store and the
-like) are skipped and counted. The output is claimed before any scoring (never overwritten, not even
-by a second run started at the same moment), rows are written as they are scored, and an interrupted
-run keeps them in a file named as partial.
+requirements-line.txt). Every file found gets one row in the CSV; an unreadable one gets its error and
+no verdict. Dot-files (.DS_Store and the like) are skipped and counted. The output is claimed before
+any scoring (never overwritten, not even by a second run started at the same moment), rows are written
+as they are scored, and an interrupted run keeps them in a file named as partial.
 
 Exit status: 0 every file read, 1 some could not be, 2 bad arguments or model, 3 the output could
 not be written, 130 interrupted.

@@ -110,23 +110,27 @@ def _reader_started() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def start_photo_readers() -> Executor | None:
+def reading_processes() -> Executor | None:
     """The reading processes, one per core (loky's reusable executor: fresh interpreters, never forks of this
-    process and its TensorFlow threads, that import this module and not the caller's main module), started
-    now so that their start-up overlaps the caller's work and kept for the next call; None in a daemonic
-    process (a Dask worker), which may start none."""
+    process and its TensorFlow threads, that import this module and not the caller's main module), kept for
+    the next call; None in a daemonic process (a Dask worker), which may start none."""
     if multiprocessing.current_process().daemon:
         return None
-    pool = get_reusable_executor(max_workers=os.cpu_count() or 1, timeout=READERS_IDLE_S,
+    return get_reusable_executor(max_workers=os.cpu_count() or 1, timeout=READERS_IDLE_S,
                                  initializer=_reader_started)
-    pool.submit(int)  # the workers start (and import this module) from here on, in the background
-    return pool
+
+
+def start_photo_readers() -> None:
+    """Start the reading processes now, so that their start-up overlaps the caller's work."""
+    pool = reading_processes()
+    if pool is not None:
+        pool.submit(int)  # the workers start (and import this module) from here on, in the background
 
 
 @contextlib.contextmanager
 def photo_readers(files: int) -> Iterator[Executor | None]:
     """Where score_files reads its files: in this thread for one file; in threads for fewer than
-    READ_IN_PROCESSES_FROM or inside a daemonic process; else in the reading processes (start_photo_readers).
+    READ_IN_PROCESSES_FROM or inside a daemonic process; else in reading_processes.
     The input stage holds Python's lock for much of its millisecond a photo: two threads read 831 test
     photos a second, two processes 1,194 (2026-12-02). A map left by an error or Ctrl-C drops its queued
     files (Executor.map cancels them); the processes are kept."""
@@ -134,7 +138,7 @@ def photo_readers(files: int) -> Iterator[Executor | None]:
     if workers <= 1:
         yield None
         return
-    processes = start_photo_readers() if files >= READ_IN_PROCESSES_FROM else None
+    processes = reading_processes() if files >= READ_IN_PROCESSES_FROM else None
     if processes is not None:
         yield processes
         return
