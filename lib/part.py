@@ -77,7 +77,8 @@ def _measure_cavity(blob: np.ndarray, low: float, high: float) -> Circle | None:
         x, y = moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]
         radius = float(np.sqrt(moments["m00"] / np.pi))
     disc = cv2.circle(np.zeros_like(blob), (round(x), round(y)), round(radius), 1, -1)
-    if np.pi * radius ** 2 > high or (blob & disc).sum() < ROUND * disc.sum():  # too large, or not round
+    round_enough = cv2.countNonZero(blob & disc) >= ROUND * cv2.countNonZero(disc)
+    if np.pi * radius ** 2 > high or not round_enough:
         return None
     return x, y, radius
 
@@ -97,14 +98,15 @@ def _central_dark_blob(dark: np.ndarray, least: float, hole: float) -> np.ndarra
     """The cavity candidate: of the dark regions at least least pixels across, the smallest whose outline
     holds the middle (a dark bench around the part holds it too, but is larger), else the one nearest the
     middle; its holes of less than hole pixels (the hub) filled in. None when there is none."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
+    # BBDT: the labels, in their order, of the default (Spaghetti), in under half its time (stats kept)
+    count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(dark, 8, cv2.CV_32S, cv2.CCL_BBDT)
     middle = ((dark.shape[1] - 1) / 2, (dark.shape[0] - 1) / 2)
     best, rank = None, (np.inf, np.inf)
     for label in range(1, count):
         left, top, width, height = stats[label, :4]
         if max(width, height) < least:
             continue
-        region = (labels[top:top + height, left:left + width] == label).astype(np.uint8)  # its box only
+        region = (labels[top:top + height, left:left + width] == label).view(np.uint8)  # its box only
         contours, hierarchy = cv2.findContours(region, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE,
                                                offset=(int(left), int(top)))
         outline = max((c for c, h in zip(contours, hierarchy[0]) if h[3] < 0), key=cv2.contourArea)
@@ -114,7 +116,7 @@ def _central_dark_blob(dark: np.ndarray, least: float, hole: float) -> np.ndarra
     if best is None:
         return None
     label, contours, hierarchy = best
-    blob = (labels == label).astype(np.uint8)
+    blob = (labels == label).view(np.uint8)  # (0 and 1, not copied)
     small_holes = [c for c, h in zip(contours, hierarchy) if h[3] >= 0 and cv2.contourArea(c) < hole]
     return cv2.drawContours(blob, small_holes, -1, 1, -1)
 
@@ -163,10 +165,16 @@ def centre_part(image: np.ndarray, circle: Circle, size: int) -> np.ndarray:
     # the part itself, inside its rim, sets the light (the bench has no say); by low percentiles, which an
     # overexposed lamp leaves in place while it clips the bright faces (a mean and sd move with them)
     dark, bright = percentiles(crop, core, LIGHT_PERCENTILES)
+    out = cv2.LUT(crop, light_table(dark, bright))
+    out[~inside] = MID_GREY
+    return out
+
+
+def light_table(dark: float, bright: float) -> np.ndarray:
+    """The 256 grey levels of a cut-out mapped so that dark and bright go to LIGHT_LEVELS (clipped, uint8)."""
     gain = (LIGHT_LEVELS[1] - LIGHT_LEVELS[0]) / max(float(bright - dark), 1.0)
-    lit = (LIGHT_LEVELS[0] + gain * (crop.astype(np.float32) - dark)).astype(np.float32)
-    out = np.where(inside, lit, np.float32(MID_GREY))
-    return np.clip(out, 0, 255).astype(np.uint8)
+    levels = np.arange(256, dtype=np.float32)
+    return np.clip((LIGHT_LEVELS[0] + gain * (levels - dark)).astype(np.float32), 0, 255).astype(np.uint8)
 
 
 def _cut(image: np.ndarray, top: int, left: int, side: int) -> np.ndarray:

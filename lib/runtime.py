@@ -4,19 +4,23 @@ files to scores.
 A line PC needs numpy, opencv, ai-edge-litert and loky (requirements-line.txt), not TensorFlow: training
 writes MODEL_TFLITE (8-bit weights, scoring.WEIGHTS_8BIT) beside best.keras, and lib.inspect and chapters 4
 and 6 score with it (run_predictor). Training commands and tests convert a Keras model in memory the same way
-(scoring.fast_predictor) and run it through the very same predictor.
+(scoring.fast_predictor) and run it through the very same predictor (LitePredictor), which score_files sends
+to its reading processes as the flatbuffer's bytes, so that each reads and scores its share of the files.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
+import itertools
 import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 
@@ -31,14 +35,17 @@ from lib.config import BEST_MODEL
 from lib.data import decode_image, resize_image, try_read_image
 from lib.drift import photo_drift
 from lib.part import centre_part, find_part
-from lib.progress import native_stderr_to, track
+from lib.progress import Item, native_stderr_to, track
 
 VIEWS = (1, 8)  # score the photo as taken, or the mean over its eight turned and mirrored views
 MODEL_TFLITE = "model.tflite"  # the run's network as a TensorFlow Lite flatbuffer, for the line
 READ_IN_PROCESSES_FROM = 256  # files from which score_files reads photos in a process per core, not threads
-READ_CHUNK = 16  # files a reading process is handed at a time
+READ_CHUNK = 16  # files a reading process is handed at a time, to read
+SCORE_CHUNK = 32  # files a reading process is handed at a time, to read and score: 1,270 test photos a
+# second, against 1,200 at 16 and 1,170 at 64 (two cores, 2026-12-02)
 READERS_IDLE_S = 300  # idle reading processes stop after this long, and start again when needed
-NETWORK_BATCH = 64  # images of one view per LiteRT call: 0.039 ms a view at 64, 0.061 at 512 (2026-12-02)
+NETWORK_BATCH = 32  # images of one view per LiteRT call: on one thread 0.070 ms a view at 8 to 32, 0.076
+# at 64, 0.110 at 128 (2026-12-02)
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 
@@ -50,16 +57,38 @@ def dihedral_views(images: np.ndarray) -> list[np.ndarray]:
     return turns + [turned[:, :, ::-1] for turned in turns]
 
 
-def tflite_predictor(flatbuffer: bytes, views: int = 1) -> tuple[Predictor, int]:
-    """A TensorFlow Lite model on LiteRT (XNNPACK, every core): a function from (N, H, W) uint8 images to N
-    defect probabilities (with views=8, each the mean over the eight dihedral views), and its input size.
+def tflite_predictor(flatbuffer: bytes, views: int = 1, threads: int | None = None) -> tuple[Predictor, int]:
+    """A TensorFlow Lite model on LiteRT (XNNPACK, threads or every core): a function from (N, H, W) uint8
+    images to N defect probabilities (with views=8, each the mean over the eight dihedral views), which can
+    be sent to another process (LitePredictor), and its input size."""
+    if views not in VIEWS:
+        raise ValueError(f"test_time_views must be one of {VIEWS}, not {views}")
+    predict = LitePredictor(flatbuffer, views, threads)
+    return predict, _network(flatbuffer, views, threads, threading.get_ident())[1]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class LitePredictor:
+    """A Predictor of a TensorFlow Lite flatbuffer that pickles as its bytes: every process and thread that
+    calls it runs its own interpreter, made at its first call and kept (score_files scores in its reading
+    processes so)."""
+
+    flatbuffer: bytes
+    views: int = 1
+    threads: int | None = None  # None: every core
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        return _network(self.flatbuffer, self.views, self.threads, threading.get_ident())[0](images)
+
+
+@functools.lru_cache(maxsize=8)
+def _network(flatbuffer: bytes, views: int, threads: int | None, thread: int) -> tuple[Predictor, int]:
+    """The interpreter of a flatbuffer for one thread, as a predictor, and its input size.
 
     The network is run on NETWORK_BATCH images of one view at a time, each view written straight into the
     interpreter's input: the same scores as one call on every view at once (a part's score does not depend
     on its batch), in less time."""
-    if views not in VIEWS:
-        raise ValueError(f"test_time_views must be one of {VIEWS}, not {views}")
-    interpreter = Interpreter(model_content=flatbuffer, num_threads=os.cpu_count())
+    interpreter = Interpreter(model_content=flatbuffer, num_threads=threads or os.cpu_count())
     source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     shape: list[int] = []
 
@@ -132,8 +161,9 @@ def photo_readers(files: int) -> Iterator[Executor | None]:
     """Where score_files reads its files: in this thread for one file; in threads for fewer than
     READ_IN_PROCESSES_FROM or inside a daemonic process; else in reading_processes.
     The input stage holds Python's lock for much of its millisecond a photo: two threads read 831 test
-    photos a second, two processes 1,194 (2026-12-02). A map left by an error or Ctrl-C drops its queued
-    files (Executor.map cancels them); the processes are kept."""
+    photos a second, two processes 1,194; reading and scoring in the processes, 1,310 a second with eight
+    views, against 1,190 reading there and scoring here (2026-12-02). A map left by an error or Ctrl-C
+    drops its queued files (Executor.map cancels them); the processes are kept."""
     workers = min(os.cpu_count() or 1, files)
     if workers <= 1:
         yield None
@@ -156,30 +186,60 @@ def score_files(predict: Predictor, size: int, paths: Sequence[str], batch_size:
                 reference: dict | None = None) -> pd.DataFrame:
     """One row per path: defect_probability (NaN if unreadable or no part found), note (what is unusual,
     given the training photos' size), drift (what lies outside the training photos' range, when a drift
-    reference is given), error; reading (through the input stage, photo_readers) overlaps prediction."""
-    scores = np.full(len(paths), np.nan, np.float32)
-    notes, drifts, errors = [""] * len(paths), [""] * len(paths), [""] * len(paths)
-    batch, where = [], []
+    reference is given), error. Photos are read (through the input stage) where photo_readers says; in
+    reading processes a LitePredictor also scores them there, on one interpreter thread each (SCORE_CHUNK
+    files a task: the cores never wait on each other), else reading overlaps prediction here."""
     read = functools.partial(read_for_network, size=size, stage=stage, photo_size=photo_size,
                              reference=reference)
     with photo_readers(len(paths)) as pool:
-        loaded = pool.map(read, paths, chunksize=READ_CHUNK) if pool else map(read, paths)
-        if progress:
-            loaded = tqdm(loaded, total=len(paths), unit="image", file=sys.stderr)
-        loaded = track(loaded, len(paths), "scoring photos", "image")
-        for i, (image, note, error, drifted) in enumerate(loaded):
-            notes[i], errors[i], drifts[i] = note, error, drifted
-            if image is None:
-                continue
-            batch.append(image)
-            where.append(i)
-            if len(batch) == batch_size:
-                scores[where] = predict(np.stack(batch))
-                batch, where = [], []
-    if batch:
-        scores[where] = predict(np.stack(batch))
-    return pd.DataFrame({"path": [str(p) for p in paths], "defect_probability": scores,
-                         "note": notes, "drift": drifts, "error": errors})
+        in_processes = pool is not None and not isinstance(pool, ThreadPoolExecutor)
+        if in_processes and isinstance(predict, LitePredictor):
+            one_thread = dataclasses.replace(predict, threads=1)
+            score = functools.partial(read_and_score, read=read, predict=one_thread)
+            chunks = [paths[start:start + SCORE_CHUNK] for start in range(0, len(paths), SCORE_CHUNK)]
+            rows = _counted(itertools.chain.from_iterable(pool.map(score, chunks)), len(paths), progress)
+        else:
+            loaded = pool.map(read, paths, chunksize=READ_CHUNK) if pool else map(read, paths)
+            rows = _scored_here(predict, _counted(loaded, len(paths), progress), batch_size)
+        scores, notes, errors, drifts = zip(*rows) if paths else ((), (), (), ())
+    return pd.DataFrame({"path": [str(p) for p in paths], "defect_probability": np.array(scores, np.float32),
+                         "note": list(notes), "drift": list(drifts), "error": list(errors)})
+
+
+Read = tuple[np.ndarray | None, str, str, str]  # read_for_network's: input or None, note, error, drift
+Row = tuple[float, str, str, str]  # defect probability (NaN when not scored), note, error, drift
+
+
+def read_and_score(paths: Sequence[str], read: Callable[[str], Read], predict: Predictor) -> list[Row]:
+    """The rows of a few files, read and scored in this process (a reading process's task)."""
+    return score_read([read(path) for path in paths], predict)
+
+
+def score_read(loaded: Sequence[Read], predict: Predictor) -> list[Row]:
+    """The rows of photos read, those with a network input scored in one call."""
+    images = [image for image, *_ in loaded if image is not None]
+    scores = iter(predict(np.stack(images)).tolist() if images else [])
+    return [(next(scores) if image is not None else np.nan, note, error, drift)
+            for image, note, error, drift in loaded]
+
+
+def _scored_here(predict: Predictor, loaded: Iterable[Read], batch_size: int) -> Iterator[Row]:
+    """The rows of photos as they are read, the network run here on batch_size of them at a time."""
+    pending, images = [], 0
+    for item in loaded:
+        pending.append(item)
+        images += item[0] is not None
+        if images == batch_size:
+            yield from score_read(pending, predict)
+            pending, images = [], 0
+    yield from score_read(pending, predict)
+
+
+def _counted(items: Iterable[Item], total: int, progress: bool) -> Iterator[Item]:
+    """The items, the report's step (and with progress a tqdm bar) told as they pass."""
+    if progress:
+        items = tqdm(items, total=total, unit="image", file=sys.stderr)
+    return track(items, total, "scoring photos", "image")
 
 
 def run_predictor(run_dir: str | os.PathLike, views: int = 1) -> tuple[Predictor, int]:
@@ -226,10 +286,21 @@ def inspection_speed(predict: Predictor, size: int, paths: Sequence[str], stage:
 
 def inspection_costs(predict_one_view: Predictor, size: int, paths: Sequence[str], stage: str = "photo",
                      photos: int = 200) -> dict[str, float]:
-    """Where inspection's time goes, in milliseconds on one core per photo over the first photos paths:
-    decoding the JPEG, finding the part and cutting it out (part stage) or resizing (photo stage), and
-    the network's cost per view (batches of 64, every core)."""
+    """Where inspection's time goes, in milliseconds on one core per photo over the first photos paths, as a
+    reading process spends it: decoding the JPEG, finding the part and cutting it out (part stage) or
+    resizing (photo stage), and the network's cost per view (NETWORK_BATCH photos a call, one thread)."""
     paths = list(paths)[:photos]
+    if isinstance(predict_one_view, LitePredictor):
+        predict_one_view = dataclasses.replace(predict_one_view, threads=1)
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        return _costs(predict_one_view, size, paths, stage)
+    finally:
+        cv2.setNumThreads(threads)
+
+
+def _costs(predict_one_view: Predictor, size: int, paths: list[str], stage: str) -> dict[str, float]:
     clock = time.perf_counter
     start = clock()
     decoded = [decode_image(path) for path in paths]
@@ -249,9 +320,9 @@ def inspection_costs(predict_one_view: Predictor, size: int, paths: Sequence[str
         raise ValueError(f"no part found in any of the {len(paths)} photos timed"
                          + (f" (the first: {paths[0]})" if paths else ""))
     costs = {name: 1000 * seconds / len(paths) for name, seconds in costs.items()}
-    batch = np.stack((images * -(-64 // len(images)))[:64])
+    batch = np.stack((images * -(-NETWORK_BATCH // len(images)))[:NETWORK_BATCH])
     predict_one_view(batch)  # warm-up
-    start, rounds = clock(), 10
+    start, rounds = clock(), 20
     for _ in range(rounds):
         predict_one_view(batch)
     costs["network ms per view"] = 1000 * (clock() - start) / (rounds * len(batch))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -407,7 +409,7 @@ def test_the_bench_breaks_inspection_down_into_decoding_finding_cutting_out_and_
     costs = inspection_costs(network, 32, paths, "part")
     assert list(costs) == ["decode ms", "find part ms", "cut out ms", "network ms per view"]
     assert all(value > 0 for value in costs.values())
-    assert seen and all(shape == (64, 32, 32) for shape in seen)  # one view, in batches of 64
+    assert seen and all(shape == (NETWORK_BATCH, 32, 32) for shape in seen)  # one view, a batch a call
     assert list(inspection_costs(network, 32, paths, "photo")) == ["decode ms", "resize ms",
                                                                    "network ms per view"]
     blank = str(tmp_path / "blank.jpeg")
@@ -444,13 +446,40 @@ def test_photos_read_in_processes_give_the_rows_read_in_threads_and_in_one_threa
     for way, start in (("processes", 2), ("threads", 10 ** 9)):
         monkeypatch.setattr(runtime, "READ_IN_PROCESSES_FROM", start)
         rows[way] = runtime.score_files(predict, 32, paths, batch_size=16, stage="part")
+        # a predictor that is not a LitePredictor stays here: the processes only read for it
+        rows[f"{way}, network here"] = runtime.score_files(lambda x: predict(x), 32, paths, batch_size=16,
+                                                           stage="part")
     rows["one thread"] = pd.concat([runtime.score_files(predict, 32, [p], stage="part") for p in paths],
                                    ignore_index=True)
-    pd.testing.assert_frame_equal(rows["processes"], rows["threads"])
-    pd.testing.assert_frame_equal(rows["processes"], rows["one thread"])
+    for way in rows:
+        pd.testing.assert_frame_equal(rows["processes"], rows[way])
     assert rows["processes"]["defect_probability"].notna().sum() == 40
     assert "not a readable image" in rows["processes"]["error"][5]
     assert rows["processes"]["note"][6].startswith("part not found")
+
+
+def test_a_lite_predictor_travels_to_another_process_as_its_flatbuffer_and_scores_there_as_here():
+    predict = fast_predictor(build_model("fast_cnn", 32), views=8)
+    images = np.random.default_rng(5).integers(0, 256, (12, 32, 32)).astype(np.uint8)
+    sent = pickle.dumps(predict)
+    assert len(sent) < len(predict.flatbuffer) + 1000  # no interpreter goes with it
+    there = runtime.reading_processes().submit(pickle.loads(sent), images).result()
+    assert np.array_equal(there, predict(images))
+    one_thread = dataclasses.replace(predict, threads=1)
+    assert np.array_equal(one_thread(images), predict(images))  # the scores do not depend on the threads
+
+
+def test_photos_scored_in_the_reading_processes_leave_this_process_s_network_unused(tmp_path, monkeypatch):
+    rng = np.random.default_rng(6)
+    paths = [str(tmp_path / f"p{i}.jpeg") for i in range(6)]
+    for path in paths:
+        cv2.imwrite(path, fake_part(rng, defect=False, size=96))
+    predict = fast_predictor(build_model("fast_cnn", 32))
+    monkeypatch.setattr(runtime, "READ_IN_PROCESSES_FROM", 2)
+    runtime._network.cache_clear()
+    rows = runtime.score_files(predict, 32, paths, stage="part")
+    assert rows["defect_probability"].notna().all()
+    assert runtime._network.cache_info().currsize == 0  # every photo was scored in a reading process
 
 
 def test_inspect_reading_in_processes_writes_the_rows_it_writes_reading_in_threads(run_dir, mixed_folder,
