@@ -18,9 +18,10 @@ import pandas as pd
 
 from lib.config import CACHE_DIR, DEFAULT_PARAMS, OUTPUTS_DIR
 from lib.crossval import cv_settings, fold_robustness, run_fold
-from lib.cv_results import ROBUSTNESS, SETTINGS, SUMMARY, cv_runs, save_summary, summarise_cv
+from lib.cv_results import ROBUSTNESS, RULES, SETTINGS, SUMMARY, cv_runs, save_summary, summarise_cv
 from lib.data import DataError, scan_dataset
-from lib.evaluate import fold_figures
+from lib.evaluate import compare_rules, fold_figures, rule_candidates
+from lib.narrative import interval_words
 from lib.near_duplicates import flag_near_twins
 from lib.params import ParamsError, params_and_data
 from lib.runs import data_fingerprint, new_run_dir
@@ -73,19 +74,26 @@ def main(argv: list[str] | None = None) -> int:
               f"{row['accuracy at 0.5']:.2%} at 0.5 ({row['missed at 0.5']} missed, {row['scrapped at 0.5']} "
               f"scrapped); at {row['threshold']:.4f} ({p['threshold_rule']}) {row['missed at threshold']} "
               f"missed, {row['scrapped at threshold']} scrapped", flush=True)
-    oof, per_fold, summary = summarise_cv(pd.concat(scores, ignore_index=True), p["threshold_rule"],
-                                          p["cost_missed_defect"], p["cost_scrapped_good"],
-                                          p["scrap_budget"], p["review_low"], p["review_high"])
+    scores = pd.concat(scores, ignore_index=True)
+    costs = p["cost_missed_defect"], p["cost_scrapped_good"]
+    candidates = rule_candidates(p["scrap_budget"], *costs)
+    rules = compare_rules(scores[scores["split"] == "val"], candidates, *costs)
+    rules.to_csv(run / RULES, index=False)
+    oof, per_fold, summary = summarise_cv(scores, p["threshold_rule"], *costs, p["scrap_budget"],
+                                          p["review_low"], p["review_high"])
     save_summary(run, oof, per_fold, summary)
     print("shop-floor changes on fold 1's held-out photos ...", flush=True)
     changes = fold_robustness(run / "fold-1", folds[0], p, float(per_fold["threshold"].iloc[0]))
     changes.to_csv(run / ROBUSTNESS, index=False)
     low, high = summary["interval at 0.5"]
+    print(f"\nthe threshold rules, each chosen on half of a fold's validation parts and counted on the other "
+          f"half (no held-out part):\n{rules.round(4).to_string(index=False)}")
     print(f"\n{per_fold.round(4).to_string(index=False)}\n\nparts never seen, pooled over {args.k} folds: "
           f"accuracy {summary['accuracy at 0.5']:.2%} at 0.5 (95% interval over near-twin groups "
           f"{low:.2%} to {high:.2%}; fold sd {summary['fold sd at 0.5']:.2%}); at the {p['threshold_rule']} "
-          f"rule {summary['missed at rule']} of {summary['defects']} defects shipped, "
-          f"{summary['scrapped at rule']} of {summary['good']} good parts scrapped; by photograph (most of "
+          f"rule {summary['missed at rule']} of {summary['defects']} defects shipped"
+          f"{interval_words(summary, 'shipped')}, {summary['scrapped at rule']} of {summary['good']} good "
+          f"parts scrapped{interval_words(summary, 'scrapped')}; by photograph (most of "
           f"its views), {summary['defective photographs shipped at rule']} of "
           f"{summary['defective photographs']} defective shipped, "
           f"{summary['good photographs scrapped at rule']} of {summary['good photographs']} good scrapped\n\n"

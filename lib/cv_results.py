@@ -2,7 +2,8 @@
 
 A cv run folder (`outputs/<time>-cv/`) holds `cv.json` (the recipe, K and the data fingerprint),
 one `fold-<i>/` per fold (its training files and `scores.csv`: the fold's validation and held-out
-scores), and, once every fold is done, `oof_predictions.csv`, `cv_folds.csv` and `cv_summary.json`.
+scores), and, once every fold is done, `cv_rules.csv` (the threshold rules weighed on validation parts
+alone), `oof_predictions.csv`, `cv_folds.csv` and `cv_summary.json`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from lib.runs import data_fingerprint
 SETTINGS, SUMMARY, OOF, FOLDS, FOLD_SCORES = "cv.json", "cv_summary.json", "oof_predictions.csv", \
     "cv_folds.csv", "scores.csv"
 ROBUSTNESS = "cv_robustness.csv"  # chapter 6's changes on fold 1's held-out photos
+RULES = "cv_rules.csv"  # the threshold rules weighed on the folds' validation parts alone (compare_rules)
 
 
 def cv_runs(outputs: Path, recipe: dict, data_sha256: str, finished: bool = True) -> list[Path]:
@@ -56,6 +58,7 @@ def summarise_cv(scores: pd.DataFrame, rule: str, cost_missed_defect: float, cos
     defects, good = int(label.sum()), int((label == 0).sum())
     said = oof["verdict"].to_numpy()
     shipped, scrapped = (at_rule == "ok") & (label == 1), (at_rule == "defect") & (label == 0)
+    groups, defect, ok = oof["twin_group"].to_numpy(), label == 1, label == 0
     photos = oof.assign(shipped=shipped, scrapped=scrapped)
     photos = photos.groupby(["twin_group", "label"])[["shipped", "scrapped"]].mean()  # each photograph once
     kind = photos.index.get_level_values("label")
@@ -71,6 +74,8 @@ def summarise_cv(scores: pd.DataFrame, rule: str, cost_missed_defect: float, cos
         "scrapped at 0.5": int(((score >= 0.5) & (label == 0)).sum()),
         "accuracy at rule": float(right_rule.mean()), "interval at rule": [rule_low, rule_high],
         "missed at rule": int(shipped.sum()), "scrapped at rule": int(scrapped.sum()),
+        "interval shipped at rule": list(group_bootstrap_interval(shipped[defect], groups[defect])),
+        "interval scrapped at rule": list(group_bootstrap_interval(scrapped[ok], groups[ok])),
         "good photographs": len(good_photos), "defective photographs": len(defect_photos),
         "good photographs scrapped at rule": int((good_photos["scrapped"] > 0.5).sum()),  # most of its views
         "defective photographs shipped at rule": int((defect_photos["shipped"] > 0.5).sum()),

@@ -7,6 +7,7 @@ import pandas as pd
 from sklearn.metrics import brier_score_loss, classification_report, confusion_matrix, roc_auc_score
 
 from lib.decision import choose_threshold
+from lib.splits import hold_out_groups
 
 FIGURES = ["accuracy", "recall", "f1", "fn", "fp"]
 
@@ -114,3 +115,57 @@ def fold_figures(scores: pd.DataFrame, rule: str, cost_missed_defect: float, cos
                      "accuracy at threshold": chosen["accuracy"], "missed at threshold": chosen["fn"],
                      "scrapped at threshold": chosen["fp"]})
     return pd.DataFrame(rows)
+
+
+def rule_candidates(scrap_budget: float, cost_missed_defect: float, cost_scrapped_good: float
+                    ) -> dict[str, dict]:
+    """The threshold rules compare_rules weighs, by name: choose_threshold's keywords for each."""
+    budgets = sorted({0.01, 0.02, 0.03, 0.05, scrap_budget})
+    return {**{f"scrap_budget {b:.0%}": {"rule": "scrap_budget", "scrap_budget": b} for b in budgets},
+            f"min_cost {cost_missed_defect / cost_scrapped_good:g}": {
+                "rule": "min_cost", "cost_missed_defect": cost_missed_defect,
+                "cost_scrapped_good": cost_scrapped_good},
+            "full_recall": {"rule": "full_recall"}}
+
+
+def compare_rules(validation: pd.DataFrame, candidates: dict[str, dict], cost_missed_defect: float,
+                  cost_scrapped_good: float, halvings: int = 10, seed: int = 0) -> pd.DataFrame:
+    """Each rule chosen on half of a fold's validation near-twin groups and counted on the other half, both
+    ways round, `halvings` times a fold: shares shipped and scrapped, cost per part, pooled and per fold.
+
+    validation has the columns fold, label, score and twin_group of validation parts only, so a rule is
+    chosen without looking at any held-out part. A half without both good and defective parts chooses
+    nothing (every rule needs its class); a table of no rows says no fold had two such halves.
+    """
+    rows = []
+    for fold, part in validation.groupby("fold"):
+        part = part.reset_index(drop=True)
+        labels, scores = part["label"].to_numpy().astype(int), part["score"].to_numpy(dtype=float)
+        if part["twin_group"].nunique() < 2:
+            continue
+        for halving in range(halvings):
+            half = part.index.isin(hold_out_groups(part.index, part["label"], part["twin_group"],
+                                                   len(part) / 2, seed + halving))
+            for fit, check in ((half, ~half), (~half, half)):
+                if len(np.unique(labels[fit])) < 2:
+                    continue
+                for name, keywords in candidates.items():
+                    threshold, _ = choose_threshold(labels[fit], scores[fit], **keywords)
+                    said = scores[check] >= threshold
+                    rows.append({"rule": name, "fold": fold, "threshold": threshold,
+                                 "defects": int(labels[check].sum()), "good": int((labels[check] == 0).sum()),
+                                 "shipped": int((~said & (labels[check] == 1)).sum()),
+                                 "scrapped": int((said & (labels[check] == 0)).sum())})
+    counts = pd.DataFrame(rows, columns=["rule", "fold", "threshold", "defects", "good", "shipped",
+                                         "scrapped"])
+    counts["cost"] = cost_missed_defect * counts["shipped"] + cost_scrapped_good * counts["scrapped"]
+    pooled = counts.groupby("rule", sort=False)[["defects", "good", "shipped", "scrapped", "cost"]].sum()
+    per_fold = counts.groupby(["rule", "fold"], sort=False)[["defects", "good", "cost"]].sum()
+    fold_cost = (per_fold["cost"] / (per_fold["defects"] + per_fold["good"])).unstack("fold")
+    return pd.DataFrame({
+        "defects shipped": pooled["shipped"] / pooled["defects"],
+        "good parts scrapped": pooled["scrapped"] / pooled["good"],
+        "cost per part": pooled["cost"] / (pooled["defects"] + pooled["good"]),
+        "median threshold": counts.groupby("rule", sort=False)["threshold"].median(),
+        **{f"cost per part, fold {int(fold) + 1}": fold_cost[fold] for fold in fold_cost.columns},
+    }).rename_axis("rule").reset_index()

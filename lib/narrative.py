@@ -63,14 +63,22 @@ def never_seen_sentences(summary: dict | None) -> str:
         f"{plural(summary['groups'], 'photograph group')}; run `{summary['run']}`).\n\n"
         f"At the operating rule ({summary['rule']}, each fold's threshold chosen on its own validation "
         f"parts), **{plural(summary['missed at rule'], 'defective part')} of {summary['defects']:,} would "
-        f"ship** ({summary['missed at rule'] / summary['defects']:.1%}) and **"
-        f"{plural(summary['scrapped at rule'], 'good part')} of {summary['good']:,} would be scrapped** "
-        f"({summary['scrapped at rule'] / summary['good']:.1%}). With scores from {summary['review_low']} to "
+        f"ship** ({summary['missed at rule'] / summary['defects']:.1%}{interval_words(summary, 'shipped')}) "
+        f"and **{plural(summary['scrapped at rule'], 'good part')} of {summary['good']:,} would be "
+        f"scrapped** ({summary['scrapped at rule'] / summary['good']:.1%}"
+        f"{interval_words(summary, 'scrapped')}). "
+        f"With scores from {summary['review_low']} to "
         f"{summary['review_high']} sent to a person, {plural(summary['review'], 'part')} would go to review, "
         f"{plural(summary['shipped with review band'], 'defective part')} would still ship and "
         f"{plural(summary['scrapped with review band'], 'good part')} would be scrapped."
         + photograph_sentence(summary)
     )
+
+
+def interval_words(summary: dict, mistake: str) -> str:
+    """', 95% interval a to b' for the rule's shipped or scrapped share, where the summary has it."""
+    interval = summary.get(f"interval {mistake} at rule")
+    return f", 95% interval {interval[0]:.1%} to {interval[1]:.1%}" if interval else ""
 
 
 def photograph_sentence(summary: dict) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from lib import cv
 from lib.cv_results import never_seen, summarise_cv
-from lib.evaluate import group_bootstrap_interval
+from lib.evaluate import compare_rules, group_bootstrap_interval, rule_candidates
 from lib.narrative import never_seen_sentences, photograph_sentence
 from lib.params import resolve_params
 from lib.splits import cv_folds
@@ -55,6 +55,9 @@ def test_cv_scores_every_image_once_and_continues_after_an_interruption(tmp_path
     assert summary["parts"] == 52 and summary["folds"] == 3
     assert summary["interval at 0.5"][0] <= summary["accuracy at 0.5"] <= summary["interval at 0.5"][1]
     assert len(pd.read_csv(run / "cv_folds.csv")) == 3
+    assert "the threshold rules, each chosen on half of a fold's validation parts" in printed
+    weighed = pd.read_csv(run / "cv_rules.csv")  # the rules weighed on validation parts alone
+    assert list(weighed.columns[:3]) == ["rule", "defects shipped", "good parts scrapped"]
     # interrupted after fold 2: the summary and fold 3 are gone; a new call finishes the same run
     kept = (run / "fold-1" / "scores.csv").stat().st_mtime_ns
     (run / "cv_summary.json").unlink()
@@ -96,3 +99,56 @@ def test_the_rules_mistakes_are_also_counted_once_per_photograph_however_many_vi
     assert (summary["good photographs scrapped at rule"], summary["good photographs"]) == (1, 2)
     assert (summary["defective photographs shipped at rule"], summary["defective photographs"]) == (1, 2)
     assert "1 of 2 good ones be scrapped" in photograph_sentence(summary)
+
+
+def _validation_of_two_good_photographs() -> pd.DataFrame:
+    """One fold's validation: two good photographs of ten views (scoring 0.3 and 0.1), two defective (0.9)."""
+    rows = [(0, 0, 0.3, "A"), (0, 0, 0.1, "B"), (0, 1, 0.9, "C"), (0, 1, 0.9, "D")]
+    return pd.DataFrame([row for row in rows for _ in range(10)],
+                        columns=["fold", "label", "score", "twin_group"])
+
+
+def test_each_rule_is_counted_on_the_validation_half_it_did_not_choose_on():
+    zero_budget = {"no scrap": {"rule": "scrap_budget", "scrap_budget": 0.0}}
+    rules = compare_rules(_validation_of_two_good_photographs(), zero_budget, 50.0, 1.0, halvings=3)
+    # chosen above photograph B's 0.1, counted on A's 0.3: all of A scrapped; chosen above A: none of B.
+    # Counted on the half it chose on, it would scrap nothing.
+    assert rules.set_index("rule").loc["no scrap", "good parts scrapped"] == pytest.approx(0.5)
+    assert rules.set_index("rule").loc["no scrap", "defects shipped"] == 0
+
+
+def test_a_larger_scrap_budget_scraps_more_validation_parts_and_ships_no_more():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(300), 3)
+    labels = np.repeat(rng.integers(0, 2, 300), 3)
+    scores = np.clip(np.where(labels == 1, 0.7, 0.2) + rng.normal(0, 0.2, len(labels)), 0, 1)
+    validation = pd.DataFrame({"fold": groups % 2, "label": labels, "score": scores, "twin_group": groups})
+    rules = compare_rules(validation, rule_candidates(0.02, 50.0, 1.0), 50.0, 1.0).set_index("rule")
+    budgets = rules.loc[["scrap_budget 1%", "scrap_budget 2%", "scrap_budget 3%", "scrap_budget 5%"]]
+    assert budgets["good parts scrapped"].is_monotonic_increasing
+    assert budgets["defects shipped"].is_monotonic_decreasing
+    assert {"cost per part, fold 1", "cost per part, fold 2", "min_cost 50", "full_recall"} <= \
+        set(rules.columns) | set(rules.index)
+
+
+def test_halves_without_both_kinds_of_part_choose_nothing_rather_than_fail():
+    only_good = pd.DataFrame({"fold": 0, "label": 0, "score": [0.1, 0.2, 0.3, 0.4],
+                              "twin_group": [1, 2, 3, 4]})
+    assert compare_rules(only_good, rule_candidates(0.02, 50.0, 1.0), 50.0, 1.0).empty
+
+
+def test_the_rules_shipped_and_scrapped_shares_carry_intervals_over_photographs():
+    val = [(0, "val", 0, 0.55, 90), (0, "val", 1, 0.9, 91)]  # the rule caps its threshold at 0.5
+    held = [(0, "test", 0, 0.6 if g < 3 else 0.2, g) for g in range(20) for _ in range(5)]
+    held += [(0, "test", 1, 0.3 if g < 22 else 0.8, g) for g in range(20, 40) for _ in range(5)]
+    scores = pd.DataFrame(val + held, columns=["fold", "split", "label", "score", "twin_group"])
+    scores["path"] = [f"p{i}" for i in range(len(scores))]
+    _, _, summary = summarise_cv(scores, "scrap_budget", 50.0, 1.0, 0.0, 0.1, 0.9)
+    shipped = summary["missed at rule"] / summary["defects"]
+    scrapped = summary["scrapped at rule"] / summary["good"]
+    assert (shipped, scrapped) == (pytest.approx(0.1), pytest.approx(0.15))
+    for share, key in ((shipped, "interval shipped at rule"), (scrapped, "interval scrapped at rule")):
+        low, high = summary[key]
+        assert low < share < high and high - low > 0.1  # 20 photographs of 5 views: a wide interval
+    text = never_seen_sentences({**summary, "k": 1, "run": "r"})
+    assert f"(10.0%, 95% interval {summary['interval shipped at rule'][0]:.1%}" in text
