@@ -16,7 +16,7 @@ import pandas as pd
 from lib.config import RECIPE
 from lib.data import find_data_dir
 from lib.decision import add_verdicts
-from lib.evaluate import fold_figures, group_bootstrap_interval
+from lib.evaluate import compare_rules, fold_figures, group_bootstrap_interval, rule_candidates, rule_name
 from lib.runs import data_fingerprint
 
 SETTINGS, SUMMARY, OOF, FOLDS, FOLD_SCORES = "cv.json", "cv_summary.json", "oof_predictions.csv", \
@@ -111,12 +111,19 @@ def matching_cv_run(model_run: Path, data_root: Path, outputs: Path | None = Non
 
 def never_seen(model_run: Path, data_dir: str, rule: str, cost_missed_defect: float,
                cost_scrapped_good: float, scrap_budget: float, review_low: float, review_high: float
-               ) -> tuple[pd.DataFrame, pd.DataFrame, dict] | None:
-    """The matching cv run's out-of-fold predictions, per-fold table and summary at these rules (or None)."""
+               ) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.DataFrame] | None:
+    """The matching cv run's out-of-fold predictions, per-fold table and summary at these rules, and the rules
+    weighed on its validation parts alone (compare_rules, this rule among them); None without such a run."""
     run = matching_cv_run(model_run, find_data_dir(data_dir or None))
     if run is None:
         return None
-    oof, folds, summary = summarise_cv(fold_scores(run), rule, cost_missed_defect, cost_scrapped_good,
-                                       scrap_budget, review_low, review_high)
+    scores = fold_scores(run)
+    oof, folds, summary = summarise_cv(scores, rule, cost_missed_defect, cost_scrapped_good, scrap_budget,
+                                       review_low, review_high)
+    rules = compare_rules(scores[scores["split"] == "val"],
+                          rule_candidates(scrap_budget, cost_missed_defect, cost_scrapped_good),
+                          cost_missed_defect, cost_scrapped_good)
     settings = json.loads((run / SETTINGS).read_text())
-    return oof, folds, {**summary, "run": run.name, "views": settings["views"], "k": settings["k"]}
+    return oof, folds, {**summary, "run": run.name, "views": settings["views"], "k": settings["k"],
+                        "rule name": rule_name(rule, scrap_budget, cost_missed_defect, cost_scrapped_good),
+                        "cost ratio": cost_missed_defect / cost_scrapped_good}, rules

@@ -117,15 +117,22 @@ def fold_figures(scores: pd.DataFrame, rule: str, cost_missed_defect: float, cos
     return pd.DataFrame(rows)
 
 
+def rule_name(rule: str, scrap_budget: float, cost_missed_defect: float, cost_scrapped_good: float) -> str:
+    """A threshold rule with its setting, as compare_rules names it: 'scrap_budget 1%', 'min_cost 50'."""
+    if rule == "scrap_budget":
+        return f"scrap_budget {scrap_budget * 100:g}%"
+    return f"min_cost {cost_missed_defect / cost_scrapped_good:g}" if rule == "min_cost" else rule
+
+
 def rule_candidates(scrap_budget: float, cost_missed_defect: float, cost_scrapped_good: float
                     ) -> dict[str, dict]:
-    """The threshold rules compare_rules weighs, by name: choose_threshold's keywords for each."""
+    """The threshold rules compare_rules weighs, by rule_name: choose_threshold's keywords for each."""
+    costs = {"cost_missed_defect": cost_missed_defect, "cost_scrapped_good": cost_scrapped_good}
     budgets = sorted({0.01, 0.02, 0.03, 0.05, scrap_budget})
-    return {**{f"scrap_budget {b:.0%}": {"rule": "scrap_budget", "scrap_budget": b} for b in budgets},
-            f"min_cost {cost_missed_defect / cost_scrapped_good:g}": {
-                "rule": "min_cost", "cost_missed_defect": cost_missed_defect,
-                "cost_scrapped_good": cost_scrapped_good},
-            "full_recall": {"rule": "full_recall"}}
+    keywords = [{"rule": "scrap_budget", "scrap_budget": b} for b in budgets]
+    keywords += [{"rule": "min_cost", **costs}, {"rule": "full_recall"}]
+    return {rule_name(k["rule"], k.get("scrap_budget", 0.0), cost_missed_defect, cost_scrapped_good): k
+            for k in keywords}
 
 
 def compare_rules(validation: pd.DataFrame, candidates: dict[str, dict], cost_missed_defect: float,

@@ -75,6 +75,29 @@ def never_seen_sentences(summary: dict | None) -> str:
     )
 
 
+def rule_choice_sentences(rules: pd.DataFrame, summary: dict) -> str:
+    """How the operating rule compares with the others on the cv run's validation parts alone, in words."""
+    if rules.empty:
+        return ("The cross-validation run's validation parts were too few to weigh the threshold rules: each "
+                "half of a fold's validation parts needs good and defective parts.")
+    ranked = rules.sort_values("cost per part", kind="stable").reset_index(drop=True)
+    cheapest, name = ranked.iloc[0], summary["rule name"]
+    ours = ranked[ranked["rule"] == name]
+    text = (f"Each rule below was chosen on half of every fold's validation photographs and counted on the "
+            f"other half, never on the parts judged above. Counting a shipped defect as "
+            f"{summary['cost ratio']:g} scrapped good parts, **{cheapest['rule']} costs least there** "
+            f"({cheapest['cost per part']:.4f} a part: {cheapest['defects shipped']:.2%} of defects shipped, "
+            f"{cheapest['good parts scrapped']:.1%} of good parts scrapped).")
+    if ours.empty:
+        return text + f" This run's rule, {name}, is not among them."
+    if ours.index[0] == 0:
+        return text + " It is this run's rule."
+    row = ours.iloc[0]
+    return text + (f" This run's rule, {name}, ranks {ours.index[0] + 1} of {len(ranked)}: "
+                   f"{row['cost per part']:.4f} a part ({row['defects shipped']:.2%} shipped, "
+                   f"{row['good parts scrapped']:.1%} scrapped).")
+
+
 def interval_words(summary: dict, mistake: str) -> str:
     """', 95% interval a to b' for the rule's shipped or scrapped share, where the summary has it."""
     interval = summary.get(f"interval {mistake} at rule")

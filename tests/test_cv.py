@@ -11,7 +11,7 @@ import pytest
 from lib import cv
 from lib.cv_results import never_seen, summarise_cv
 from lib.evaluate import compare_rules, group_bootstrap_interval, rule_candidates
-from lib.narrative import never_seen_sentences, photograph_sentence
+from lib.narrative import never_seen_sentences, photograph_sentence, rule_choice_sentences
 from lib.params import resolve_params
 from lib.splits import cv_folds
 from lib.train import recipe_of, save_recipe
@@ -74,8 +74,10 @@ def test_cv_scores_every_image_once_and_continues_after_an_interruption(tmp_path
     model_run = tmp_path / "out" / "20990101-000000-default"
     model_run.mkdir()
     save_recipe(model_run, recipe_of(resolve_params(params)))
-    oof_again, folds, found = never_seen(model_run, str(casting_tree), "min_cost", 50.0, 1.0, 0.02, 0.1, 0.9)
+    oof_again, folds, found, rules = never_seen(model_run, str(casting_tree), "min_cost", 50.0, 1.0, 0.02,
+                                                0.1, 0.9)
     assert found["run"] == run.name and found["k"] == 3 and len(folds) == 3 and len(oof_again) == 52
+    assert found["rule name"] == "min_cost 50" and list(rules.columns) == list(weighed.columns)
     text = never_seen_sentences(found)
     assert "never seen" in text and "3-fold cross-validation" in text
     save_recipe(model_run, {**recipe_of(resolve_params(params)), "epochs": 2})
@@ -152,3 +154,18 @@ def test_the_rules_shipped_and_scrapped_shares_carry_intervals_over_photographs(
         assert low < share < high and high - low > 0.1  # 20 photographs of 5 views: a wide interval
     text = never_seen_sentences({**summary, "k": 1, "run": "r"})
     assert f"(10.0%, 95% interval {summary['interval shipped at rule'][0]:.1%}" in text
+
+
+def test_the_chapter_says_which_rule_costs_least_on_validation_and_where_the_runs_rule_ranks():
+    rules = pd.DataFrame({"rule": ["scrap_budget 1%", "scrap_budget 2%", "min_cost 50"],
+                          "defects shipped": [0.004, 0.0039, 0.0043],
+                          "good parts scrapped": [0.018, 0.03, 0.08],
+                          "cost per part": [0.1483, 0.1506, 0.1791]})
+    summary = {"rule name": "scrap_budget 2%", "cost ratio": 50.0}
+    text = rule_choice_sentences(rules, summary)
+    assert "**scrap_budget 1% costs least there** (0.1483 a part" in text
+    assert "This run's rule, scrap_budget 2%, ranks 2 of 3: 0.1506 a part" in text
+    cheapest = rule_choice_sentences(rules, {**summary, "rule name": "scrap_budget 1%"})
+    assert cheapest.endswith("It is this run's rule.")
+    assert "is not among them" in rule_choice_sentences(rules, {**summary, "rule name": "full_recall"})
+    assert "too few" in rule_choice_sentences(rules.iloc[:0], summary)
