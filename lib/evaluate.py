@@ -136,7 +136,7 @@ def rule_candidates(scrap_budget: float, cost_missed_defect: float, cost_scrappe
 
 
 def compare_rules(validation: pd.DataFrame, candidates: dict[str, dict], cost_missed_defect: float,
-                  cost_scrapped_good: float, halvings: int = 10, seed: int = 0) -> pd.DataFrame:
+                  cost_scrapped_good: float, halvings: int = 20, seed: int = 0) -> pd.DataFrame:
     """Each rule chosen on half of a fold's validation near-twin groups and counted on the other half, both
     ways round, `halvings` times a fold: shares shipped and scrapped, cost per part, pooled and per fold.
 
