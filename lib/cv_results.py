@@ -111,19 +111,24 @@ def matching_cv_run(model_run: Path, data_root: Path, outputs: Path | None = Non
 
 def never_seen(model_run: Path, data_dir: str, rule: str, cost_missed_defect: float,
                cost_scrapped_good: float, scrap_budget: float, review_low: float, review_high: float
-               ) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.DataFrame] | None:
-    """The matching cv run's out-of-fold predictions, per-fold table and summary at these rules, and the rules
-    weighed on its validation parts alone (compare_rules, this rule among them); None without such a run."""
+               ) -> tuple[pd.DataFrame, pd.DataFrame, dict] | None:
+    """The matching cv run's out-of-fold predictions, per-fold table and summary at these rules (or None)."""
     run = matching_cv_run(model_run, find_data_dir(data_dir or None))
     if run is None:
         return None
-    scores = fold_scores(run)
-    oof, folds, summary = summarise_cv(scores, rule, cost_missed_defect, cost_scrapped_good, scrap_budget,
-                                       review_low, review_high)
-    rules = compare_rules(scores[scores["split"] == "val"],
-                          rule_candidates(scrap_budget, cost_missed_defect, cost_scrapped_good),
-                          cost_missed_defect, cost_scrapped_good)
+    oof, folds, summary = summarise_cv(fold_scores(run), rule, cost_missed_defect, cost_scrapped_good,
+                                       scrap_budget, review_low, review_high)
     settings = json.loads((run / SETTINGS).read_text())
-    return oof, folds, {**summary, "run": run.name, "views": settings["views"], "k": settings["k"],
+    return oof, folds, {**summary, "run": run.name, "run dir": str(run), "views": settings["views"],
+                        "k": settings["k"],
                         "rule name": rule_name(rule, scrap_budget, cost_missed_defect, cost_scrapped_good),
-                        "cost ratio": cost_missed_defect / cost_scrapped_good}, rules
+                        "cost ratio": cost_missed_defect / cost_scrapped_good}
+
+
+def weighed_rules(run: Path, scrap_budget: float, cost_missed_defect: float, cost_scrapped_good: float
+                  ) -> pd.DataFrame:
+    """The threshold rules (these settings' among them) weighed on a cv run's validation parts alone."""
+    scores = fold_scores(run)
+    return compare_rules(scores[scores["split"] == "val"],
+                         rule_candidates(scrap_budget, cost_missed_defect, cost_scrapped_good),
+                         cost_missed_defect, cost_scrapped_good)
