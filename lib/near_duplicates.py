@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from lib.config import CACHE_DIR, SHIPPED_DIR
 from lib.data import load_images

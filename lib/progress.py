@@ -18,7 +18,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from tqdm.auto import tqdm
+# the plain bar, not tqdm.auto: that warns "IProgress not found" in every kernel without ipywidgets
+from tqdm import tqdm
 
 PROGRESS_ENV = "CASTING_PROGRESS"  # the file the kernel writes its current step to
 EVERY = 0.25  # seconds between two writes of one step, and between two looks of the runner

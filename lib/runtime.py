@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from ai_edge_litert.interpreter import Interpreter
 from loky import get_reusable_executor
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from lib.config import BEST_MODEL
 from lib.data import decode_image, resize_image, try_read_image
