@@ -18,9 +18,18 @@ import pandas as pd
 
 from lib.config import CACHE_DIR, DEFAULT_PARAMS, OUTPUTS_DIR
 from lib.crossval import cv_settings, fold_robustness, run_fold
-from lib.cv_results import ROBUSTNESS, RULES, SETTINGS, SUMMARY, cv_runs, save_summary, summarise_cv
+from lib.cv_results import (
+    ROBUSTNESS,
+    RULES,
+    SETTINGS,
+    SUMMARY,
+    cv_runs,
+    save_summary,
+    summarise_cv,
+    weighed_rules,
+)
 from lib.data import DataError, scan_dataset
-from lib.evaluate import compare_rules, fold_figures, rule_candidates
+from lib.evaluate import fold_figures
 from lib.narrative import interval_words
 from lib.near_duplicates import flag_near_twins
 from lib.params import ParamsError, params_and_data
@@ -76,8 +85,7 @@ def main(argv: list[str] | None = None) -> int:
               f"missed, {row['scrapped at threshold']} scrapped", flush=True)
     scores = pd.concat(scores, ignore_index=True)
     costs = p["cost_missed_defect"], p["cost_scrapped_good"]
-    candidates = rule_candidates(p["scrap_budget"], *costs)
-    rules = compare_rules(scores[scores["split"] == "val"], candidates, *costs)
+    rules = weighed_rules(run, p["scrap_budget"], *costs)  # every fold's scores.csv, as chapter 7 weighs them
     rules.to_csv(run / RULES, index=False)
     oof, per_fold, summary = summarise_cv(scores, p["threshold_rule"], *costs, p["scrap_budget"],
                                           p["review_low"], p["review_high"])

@@ -156,13 +156,14 @@ def compare_rules(validation: pd.DataFrame, candidates: dict[str, dict], cost_mi
             for fit, check in ((half, ~half), (~half, half)):
                 if len(np.unique(labels[fit])) < 2:
                     continue
+                defect, checked = labels[check] == 1, scores[check]
                 for name, keywords in candidates.items():
                     threshold, _ = choose_threshold(labels[fit], scores[fit], **keywords)
-                    said = scores[check] >= threshold
+                    said = checked >= threshold
                     rows.append({"rule": name, "fold": fold, "threshold": threshold,
-                                 "defects": int(labels[check].sum()), "good": int((labels[check] == 0).sum()),
-                                 "shipped": int((~said & (labels[check] == 1)).sum()),
-                                 "scrapped": int((said & (labels[check] == 0)).sum())})
+                                 "defects": int(defect.sum()), "good": int((~defect).sum()),
+                                 "shipped": int((~said & defect).sum()),
+                                 "scrapped": int((said & ~defect).sum())})
     counts = pd.DataFrame(rows, columns=["rule", "fold", "threshold", "defects", "good", "shipped",
                                          "scrapped"])
     counts["cost"] = cost_missed_defect * counts["shipped"] + cost_scrapped_good * counts["scrapped"]
