@@ -43,9 +43,12 @@ def run_fold(params: dict, fold_table: pd.DataFrame, out: Path) -> pd.DataFrame:
 
 
 def fold_robustness(run: Path, fold_table: pd.DataFrame, params: dict, threshold: float) -> pd.DataFrame:
-    """Chapter 6's shop-floor changes on one fold's held-out photos, scored by that fold's network."""
+    """Chapter 6's shop-floor changes on one fold's held-out photos, scored by that fold's network, at 0.5 and
+    at the fold's threshold; and what the line's verdicts would do there, with the params' review band."""
     model = load_model(run)
     photos, held = load_images(fold_table[fold_table["split"] == "test"], PHOTO_PX)
     predict = fast_predictor(model, params["test_time_views"])
+    point = {"threshold": threshold, "review_low": params["review_low"], "review_high": params["review_high"]}
     return robustness_table(predict, int(model.input_shape[1]), photos, held["label"].to_numpy(),
-                            {"0.5": 0.5, "fold threshold": threshold}, params["seed"], params["input_stage"])
+                            {"0.5": 0.5, "fold threshold": threshold}, params["seed"], params["input_stage"],
+                            point=point)

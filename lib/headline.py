@@ -41,10 +41,12 @@ LIGHT_MEANS = {"green": "verdicts hold", "amber": "check a sample by hand",
 
 
 def traffic_lights(changes: pd.DataFrame) -> pd.DataFrame:
-    """Chapter 6's changes at the operating point, milder and stronger: accuracy, defects shipped and a light
-    (green, amber, red by GREEN and AMBER, against the unchanged photos)."""
+    """Chapter 6's changes at the operating point, milder and stronger: accuracy, defects shipped (by the
+    line's verdicts, review band included, where the table has them; else below the threshold), parts sent to
+    review and a light (green, amber, red by GREEN and AMBER, against the unchanged photos)."""
     accuracy = next(c for c in changes.columns if c.startswith("accuracy at operating point"))
-    missed = accuracy.replace("accuracy", "FN", 1)
+    by_line = "shipped by the line" in changes.columns
+    missed = "shipped by the line" if by_line else accuracy.replace("accuracy", "FN", 1)
     base = changes[changes["change"] == "none"].iloc[0]
     rows = []
     for name, tried in changes[changes["change"] != "none"].groupby("change", sort=False):
@@ -55,6 +57,7 @@ def traffic_lights(changes: pd.DataFrame) -> pd.DataFrame:
                      "amber" if lost <= AMBER[0] and shipped <= AMBER[1] else "red")
             row |= {f"{label} strength": f"{r['strength']:g} ({r['strength means']})",
                     f"{label} accuracy": float(r[accuracy]), f"{label} shipped": int(r[missed]),
+                    f"{label} review": int(r["sent to review"]) if by_line else None,
                     f"{label} light": light}
         rows.append(row)
     return pd.DataFrame(rows)
@@ -69,13 +72,40 @@ def traffic_light_html(lights: pd.DataFrame) -> str:
     for _, r in lights.iterrows():
         cells = [f"<td>{escape(r['change'])}</td>"]
         for label in ("milder", "stronger"):
-            light = r[f"{label} light"]
+            light, review = r[f"{label} light"], r.get(f"{label} review")
+            to_review = "" if review is None or pd.isna(review) else f", {int(review)} to review"
             cells.append(f"<td>{escape(r[f'{label} strength'])}</td>")
             cells.append(f'<td style="background:{colours[light]}"><b>{LIGHT_MEANS[light]}</b><br>'
                          f"<small>{r[f'{label} accuracy']:.1%} right, {r[f'{label} shipped']} "
-                         "shipped</small></td>")
+                         f"shipped{to_review}</small></td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f'<table class="lights" style="border-collapse:collapse">{head}{"".join(body)}</table>')
+
+
+def line_sentence(changes: pd.DataFrame, point: dict, parts: int) -> str:
+    """What the line's verdicts (threshold and review band) would do to parts under the changes: the most
+    defects shipped, good parts scrapped and parts sent to a person, and under which change, against the
+    unchanged photos."""
+    base = changes[changes["change"] == "none"].iloc[0]
+    tried = changes[changes["change"] != "none"]
+    if tried.empty:
+        return ""
+    worst = tried.loc[tried["shipped by the line"].idxmax()]
+    busiest = tried.loc[tried["sent to review"].idxmax()]
+
+    def named(r: pd.Series) -> str:
+        return f"{r['change']} {r['strength']:g}"
+
+    shipped = ("ships no defective part under any change tried" if worst["shipped by the line"] == 0 else
+               f"ships at most {plural(int(worst['shipped by the line']), 'defective part')}, under "
+               f"{named(worst)}")
+    return (f"With its review band (scores from {point['review_low']} to {point['review_high']} go to a "
+            f"person), the line {shipped} ({int(base['shipped by the line'])} unchanged), and scraps at most "
+            f"{plural(int(tried['scrapped by the line'].max()), 'good part')} "
+            f"({int(base['scrapped by the line'])} unchanged). It sends at most "
+            f"**{int(busiest['sent to review'])} of {parts} parts** to a person, under {named(busiest)} "
+            f"({int(base['sent to review'])} unchanged): that is what a change costs the line when the "
+            "network is unsure.")
 
 
 def drift_sentence(warned: pd.DataFrame, lights: pd.DataFrame) -> str:
@@ -101,7 +131,7 @@ def drift_sentence(warned: pd.DataFrame, lights: pd.DataFrame) -> str:
 
 def lights_rule() -> str:
     """How the traffic lights are set, from GREEN and AMBER."""
-    return (f"Green: at most {GREEN[0]:g} point of accuracy lost and {GREEN[1]} more defects shipped than on "
-            f"the unchanged photos, at the operating point. Amber: up to {AMBER[0]:g} points and {AMBER[1]} "
-            "defects. "
-            "Red: beyond that.")
+    return (f"Green: at most {GREEN[0]:g} point of accuracy lost at the operating threshold and {GREEN[1]} "
+            "more defects shipped (given the verdict ok, the review band included) than on the unchanged "
+            "photos. "
+            f"Amber: up to {AMBER[0]:g} points and {AMBER[1]} defects. Red: beyond that.")

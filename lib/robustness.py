@@ -15,6 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from lib.data import network_input_and_circle
+from lib.decision import verdicts
 from lib.drift import batch_warning, photo_drift
 from lib.evaluate import threshold_metrics
 from lib.part import RIM_FRACTION, part_mask
@@ -91,27 +92,29 @@ def all_changes() -> list[tuple[str, float, str]]:
 DRIFT_COLUMNS = ["photos", "photos drifted", "share drifted", "line warned", "most common reason"]
 
 
+LINE_COLUMNS = ["shipped by the line", "scrapped by the line", "sent to review"]
+
+
 def robustness_table(predict: Callable[[np.ndarray], np.ndarray], size: int, photos: np.ndarray,
                      labels: np.ndarray, thresholds: dict[str, float], seed: int = 0,
-                     stage: str = "photo", drift_check: bool = False, reference: dict | None = None
-                     ) -> pd.DataFrame:
+                     stage: str = "photo", drift_check: bool = False, reference: dict | None = None,
+                     point: dict | None = None) -> pd.DataFrame:
     """Accuracy, missed defects and scrapped parts per change and strength (and none), per threshold; with
     drift_check, also how lib.inspect's drift check against the reference sees the changed photos
-    (DRIFT_COLUMNS; nothing drifts without a reference), from the same changed photos and found parts.
+    (DRIFT_COLUMNS; nothing drifts without a reference), from the same changed photos and found parts; with
+    an operating point, also what the line's verdicts would do (LINE_COLUMNS, line_counts).
 
     predict maps (N, size, size) uint8 images to N defect probabilities (scoring.fast_predictor). The
     changes and the input stage run on every core.
     """
 
-    def score(prepared: list[tuple[np.ndarray | None, str]]) -> tuple[np.ndarray, int, list[str]]:
+    def score(prepared: list[tuple[np.ndarray | None, str]]) -> tuple[np.ndarray, list[str]]:
         inputs = [image for image, _ in prepared]
         found = np.array([image is not None for image in inputs])
         scores = np.full(len(inputs), np.nan)
         if found.any():
             scores[found] = predict(np.stack([image for image in inputs if image is not None]))
-        # a part not found is counted as a mistake: the wrong side of any threshold
-        return (np.where(found, scores, np.where(labels == 1, -1.0, 2.0)), int((~found).sum()),
-                [note for _, note in prepared])
+        return scores, [note for _, note in prepared]  # NaN: no part found
 
     def prepare(image: np.ndarray) -> tuple[np.ndarray | None, str]:
         prepared, circle = network_input_and_circle(image, size, stage)
@@ -122,18 +125,36 @@ def robustness_table(predict: Callable[[np.ndarray], np.ndarray], size: int, pho
                 for name, strength, meaning in track(all_changes(), len(all_changes()),
                                                      "scoring changed photos", "change")]
     table = []
-    for name, strength, meaning, scores, not_found, notes in rows:
+    for name, strength, meaning, scores, notes in rows:
         row = {"change": name, "strength": strength, "strength means": meaning}
+        found = ~np.isnan(scores)
         if stage == "part":
-            row["part not found"] = not_found
+            row["part not found"] = int((~found).sum())
+        # a part not found is counted as a mistake: the wrong side of any threshold
+        counted = np.where(found, scores, np.where(labels == 1, -1.0, 2.0))
         for label, threshold in thresholds.items():
-            m = threshold_metrics(labels, scores, threshold)
+            m = threshold_metrics(labels, counted, threshold)
             row |= {f"accuracy at {label}": m["accuracy"], f"FN at {label}": m["fn"],
                     f"FP at {label}": m["fp"]}
+        if point is not None:
+            row |= line_counts(labels, scores, point)
         if drift_check:
             row |= drift_summary(notes)
         table.append(row)
     return pd.DataFrame(table)
+
+
+def line_counts(labels: np.ndarray, scores: np.ndarray, point: dict) -> dict[str, int]:
+    """LINE_COLUMNS: the defects the line's verdicts would ship ('ok'), the good parts they would scrap
+    ('defect') and the parts they would send to a person ('review': the review band, and every photo with no
+    part found, as lib.inspect says), at an operating point's threshold and review band."""
+    found = ~np.isnan(scores)
+    said = np.where(found, verdicts(np.where(found, scores, 0.0), point["threshold"], point["review_low"],
+                                    point["review_high"]), "review")
+    defect = np.asarray(labels) == 1
+    return {"shipped by the line": int(((said == "ok") & defect).sum()),
+            "scrapped by the line": int(((said == "defect") & ~defect).sum()),
+            "sent to review": int((said == "review").sum())}
 
 
 def drift_summary(notes: list[str]) -> dict:

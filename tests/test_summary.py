@@ -49,6 +49,21 @@ def test_a_change_that_breaks_the_verdicts_is_red_and_a_harmless_one_green():
     assert "do not trust the verdicts" in headline.traffic_light_html(lights.reset_index())
 
 
+def test_the_lights_count_what_the_line_ships_and_sends_to_review_where_the_table_has_it():
+    line = {"shipped by the line": [0, 0, 0, 0, 1], "scrapped by the line": [1, 1, 1, 0, 0],
+            "sent to review": [5, 5, 6, 9, 300]}
+    by_line = changes().assign(**line)
+    lights = headline.traffic_lights(by_line).set_index("change")
+    assert lights.loc["brighter", ["stronger shipped", "stronger review"]].tolist() == [1, 300]
+    assert lights.loc["brighter", "stronger light"] == "red"  # 19 points of accuracy lost at the threshold
+    assert "1 shipped, 300 to review" in headline.traffic_light_html(lights.reset_index())
+    said = headline.line_sentence(by_line, POINT, 400)
+    assert "ships at most 1 defective part, under brighter 0.4 (0 unchanged)" in said
+    assert "**300 of 400 parts** to a person, under brighter 0.4 (5 unchanged)" in said
+    quiet = by_line.assign(**{"shipped by the line": 0})
+    assert "ships no defective part under any change tried" in headline.line_sentence(quiet, POINT, 400)
+
+
 def test_the_drift_sentence_names_a_broken_change_the_warning_misses():
     warned = pd.DataFrame({"change": ["none", "blur", "blur", "brighter", "brighter"],
                            "strength": [0, 1, 2, 0.2, 0.4], "photos": [10] * 5,
