@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 KERNEL := casting-inspection
+KERNEL_CONFIG := $(VENV)/etc/ipython/ipython_kernel_config.py
 PARAMS ?= params/default.yaml
 MODEL  ?= outputs/latest
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -20,7 +21,7 @@ QUIETLY = $(BIN)/python -m lib.quietly
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
 
-setup: $(VENV)/.installed ## build .venv with the pinned packages, install lib/, register the Jupyter kernel
+setup: $(VENV)/.installed $(KERNEL_CONFIG) ## build .venv with the pinned packages, install lib/, register the Jupyter kernel
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +34,13 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (casting-inspection)"
 	-@git rev-parse --git-dir >/dev/null 2>&1 && $(BIN)/nbstripout --install
 	@touch $@
+
+# The kernels of .venv leave what libraries write below Python (TensorFlow's C++ start-up lines) on the
+# kernel's own stderr, Lab's terminal, instead of the notebook; Python's output and warnings still show
+$(KERNEL_CONFIG): | $(VENV)/.installed
+	@mkdir -p $(@D)
+	@printf '%s\n' '# written by make setup: C-level output of libraries stays out of the notebooks' \
+		'c.IPKernelApp.capture_fd_output = False' > $@
 
 data: setup ## link the real data (../shared, else Kaggle), then check every image
 	$(BIN)/python -m lib.get_data --params $(PARAMS)

@@ -179,12 +179,17 @@ def test_smoke_report_renders_every_chapter_without_code(smoke_run):
         assert (smoke_run / written).is_file(), written
 
 
-def test_no_chapter_an_analyst_opens_carries_a_python_warning(smoke_run):
+def test_no_chapter_an_analyst_opens_carries_a_python_warning_or_a_library_log_line(smoke_run):
     for executed in sorted((smoke_run / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         said = "".join("".join(out.get("text", "")) for cell in json.loads(executed.read_text())["cells"]
                        for out in cell.get("outputs", []) if out.get("name") == "stderr")
         warned = re.search(r"\b[A-Za-z]+Warning: .*", said)  # e.g. tqdm.auto's "IProgress not found"
         assert not warned, f"{executed.name} shows {warned[0]}"
+        # TensorFlow's C++ start-up lines (absl: "I0000 00:00:17965... port.cc:153] oneDNN ..."), written
+        # below Python: the kernel leaves them on its own stderr (make setup's kernel config)
+        logged = re.search(r"(?m)^(?:[IWEF]\d{4} \d\d:\d\d:\d\d|WARNING: All log messages before absl).*",
+                           said)
+        assert not logged, f"{executed.name} shows {logged[0]}"
 
 
 def test_the_smoke_report_writes_a_light_summary_and_its_pdf_and_light_chapters(smoke_run):
