@@ -99,10 +99,11 @@ def line_sentence(changes: pd.DataFrame, point: dict, parts: int) -> str:
     shipped = ("ships no defective part under any change tried" if worst["shipped by the line"] == 0 else
                f"ships at most {plural(int(worst['shipped by the line']), 'defective part')}, under "
                f"{named(worst)}")
+    most_scrapped = int(tried["scrapped by the line"].max())
+    scraps = f"at most {plural(most_scrapped, 'good part')}" if most_scrapped else "no good part"
     return (f"With its review band (scores from {point['review_low']} to {point['review_high']} go to a "
-            f"person), the line {shipped} ({int(base['shipped by the line'])} unchanged), and scraps at most "
-            f"{plural(int(tried['scrapped by the line'].max()), 'good part')} "
-            f"({int(base['scrapped by the line'])} unchanged). It sends at most "
+            f"person), the line {shipped} ({int(base['shipped by the line'])} unchanged), and scraps "
+            f"{scraps} ({int(base['scrapped by the line'])} unchanged). It sends at most "
             f"**{int(busiest['sent to review'])} of {parts} parts** to a person, under {named(busiest)} "
             f"({int(base['sent to review'])} unchanged): that is what a change costs the line when the "
             "network is unsure.")

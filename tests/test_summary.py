@@ -60,8 +60,10 @@ def test_the_lights_count_what_the_line_ships_and_sends_to_review_where_the_tabl
     said = headline.line_sentence(by_line, POINT, 400)
     assert "ships at most 1 defective part, under brighter 0.4 (0 unchanged)" in said
     assert "**300 of 400 parts** to a person, under brighter 0.4 (5 unchanged)" in said
-    quiet = by_line.assign(**{"shipped by the line": 0})
-    assert "ships no defective part under any change tried" in headline.line_sentence(quiet, POINT, 400)
+    assert "scraps at most 1 good part (1 unchanged)" in said
+    quiet = by_line.assign(**{"shipped by the line": 0, "scrapped by the line": 0})
+    said = headline.line_sentence(quiet, POINT, 400)
+    assert "ships no defective part under any change tried" in said and "scraps no good part" in said
 
 
 def test_the_drift_sentence_names_a_broken_change_the_warning_misses():
