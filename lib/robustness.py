@@ -90,9 +90,7 @@ def all_changes() -> list[tuple[str, float, str]]:
 
 
 DRIFT_COLUMNS = ["photos", "photos drifted", "share drifted", "line warned", "most common reason"]
-
-
-LINE_COLUMNS = ["shipped by the line", "scrapped by the line", "sent to review"]
+LINE_COLUMNS = ["shipped by the line", "scrapped by the line", "sent to review"]  # line_counts
 
 
 def robustness_table(predict: Callable[[np.ndarray], np.ndarray], size: int, photos: np.ndarray,
