@@ -54,9 +54,16 @@ def main(argv: list[str] | None = None) -> int:
     runs.to_csv(out / "repeat_runs.csv", index=False)
     summary = summarise_runs(runs)
     summary.to_csv(out / "repeat_summary.csv")
-    print(f"\n{p['model_name']} over {args.n} seeds (test = the published test split, which shares "
-          f"byte-identical files with train):\n{summary.to_string()}\nwritten to {out}")
+    print(f"\n{p['model_name']} over {args.n} seeds (test = {held_out_words(p['split'])}):\n"
+          f"{summary.to_string()}\nwritten to {out}")
     return 0
+
+
+def held_out_words(split: str) -> str:
+    """What the test parts of a repeat are, for its printout, by the params' split."""
+    if split == "grouped":
+        return "each seed's own grouped test split: parts whose photograph no network of that seed saw"
+    return "the published test split, which shares byte-identical files with train"
 
 
 if __name__ == "__main__":

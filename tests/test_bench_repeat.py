@@ -68,6 +68,13 @@ def test_repeat_reports_mean_and_sd_over_seeds(tmp_path, casting_tree, capsys):
     parts = pd.read_csv(run / "repeat_predictions.csv")  # per seed and part, for the label audit
     assert sorted(parts.seed.unique()) == [1, 2] and set(parts.split) == {"val", "test"}
     assert parts.groupby("seed").path.nunique().nunique() == 1  # every seed scored the same parts
+    assert "test = the published test split" in capsys.readouterr().out
+
+
+def test_repeat_on_the_grouped_split_says_its_test_parts_are_never_seen_not_the_published_ones():
+    grouped = repeat.held_out_words("grouped")
+    assert "published" not in grouped and "no network of that seed saw" in grouped
+    assert "byte-identical" in repeat.held_out_words("published")
 
 
 def test_summary_gives_mean_and_sd_over_seeds_per_threshold_rule():
