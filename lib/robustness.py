@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from lib.data import network_input_and_circle
-from lib.decision import verdicts
+from lib.decision import review_band
 from lib.drift import batch_warning, photo_drift
 from lib.evaluate import threshold_metrics
 from lib.part import RIM_FRACTION, part_mask
@@ -147,12 +147,11 @@ def line_counts(labels: np.ndarray, scores: np.ndarray, point: dict) -> dict[str
     ('defect') and the parts they would send to a person ('review': the review band, and every photo with no
     part found, as lib.inspect says), at an operating point's threshold and review band."""
     found = ~np.isnan(scores)
-    said = np.where(found, verdicts(np.where(found, scores, 0.0), point["threshold"], point["review_low"],
-                                    point["review_high"]), "review")
-    defect = np.asarray(labels) == 1
-    return {"shipped by the line": int(((said == "ok") & defect).sum()),
-            "scrapped by the line": int(((said == "defect") & ~defect).sum()),
-            "sent to review": int((said == "review").sum())}
+    band = review_band(np.asarray(labels)[found], scores[found], point["threshold"], point["review_low"],
+                       point["review_high"])
+    return {"shipped by the line": band["missed defects outside band"],
+            "scrapped by the line": band["scrapped good parts outside band"],
+            "sent to review": band["review"] + int((~found).sum())}
 
 
 def drift_summary(notes: list[str]) -> dict:
