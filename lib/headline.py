@@ -73,7 +73,7 @@ def traffic_light_html(lights: pd.DataFrame) -> str:
         cells = [f"<td>{escape(r['change'])}</td>"]
         for label in ("milder", "stronger"):
             light, review = r[f"{label} light"], r.get(f"{label} review")
-            to_review = "" if review is None or pd.isna(review) else f", {int(review)} to review"
+            to_review = "" if pd.isna(review) else f", {int(review)} to review"  # None: an older table
             cells.append(f"<td>{escape(r[f'{label} strength'])}</td>")
             cells.append(f'<td style="background:{colours[light]}"><b>{LIGHT_MEANS[light]}</b><br>'
                          f"<small>{r[f'{label} accuracy']:.1%} right, {r[f'{label} shipped']} "
