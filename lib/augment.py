@@ -10,7 +10,7 @@ from lib.part import Circle
 from lib.settings import AUGMENTATIONS_OFF
 
 OFF = AUGMENTATIONS_OFF  # every augmentation the parameters may name, and its value when off
-CAMERA = ("gain", "gamma", "blur", "noise", "jpeg", "shift", "scale")
+CAMERA = ("gain", "gamma", "blur", "noise", "jpeg", "shift", "scale", "turn")
 CAMERA_CHANCE = 0.5  # each camera change is drawn for half of the photos
 # Strengths shown in the gallery, one panel per augmentation.
 GALLERY_STRENGTHS = {
@@ -31,6 +31,7 @@ GALLERY_STRENGTHS = {
     "jpeg": [60, 40, 20, 10],
     "shift": [0.02, 0.04, 0.06, 0.1],
     "scale": [0.03, 0.06, 0.1, 0.15],
+    "turn": [10.0, 22.5, 45.0, 180.0],
 }
 
 
@@ -104,10 +105,16 @@ def camera_change(photo: np.ndarray, camera: dict, rng: np.random.Generator) -> 
 def camera_change_moving(photo: np.ndarray, circle: Circle | None, camera: dict, rng: np.random.Generator
                          ) -> tuple[np.ndarray, Circle | None]:
     """camera_change, and where the part's circle (found on the photo as taken) lies after it: only the
-    shift and scale move it, so training need not find the part again in every changed photo."""
+    shift and scale move it (a turn is made about the part's centre), so training need not find the part
+    again in every changed photo."""
     camera = {name: value for name, value in camera.items() if rng.random() < CAMERA_CHANCE}
     image = photo.astype(np.float32)
     height, width = photo.shape
+    if camera.get("turn"):  # the part turned on the bench, about its own centre (the frame's, if unknown)
+        centre = (circle[0], circle[1]) if circle is not None else (width / 2, height / 2)
+        turn = cv2.getRotationMatrix2D(centre, rng.uniform(-1, 1) * camera["turn"], 1.0)
+        image = cv2.warpAffine(image, turn, (width, height), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
     if camera.get("shift") or camera.get("scale"):
         zoom = 1 + rng.uniform(-1, 1) * camera.get("scale", 0.0)
         dx, dy = rng.uniform(-1, 1, 2) * camera.get("shift", 0.0) * np.array([width, height])

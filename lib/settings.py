@@ -24,6 +24,7 @@ AUGMENTATIONS_OFF = {
     "jpeg": 0,               # JPEG quality drawn from [jpeg, 95]; 0: off
     "shift": 0.0,            # the part moved by up to this fraction of the frame
     "scale": 0.0,            # the part nearer or farther by up to this fraction
+    "turn": 0.0,             # the part turned on the bench by up to this many degrees either way
 }
 
 # (lowest, highest) allowed for each numeric parameter; None: no bound on that side.

@@ -121,6 +121,7 @@ def _one_factor(before: np.ndarray, after: np.ndarray) -> bool:
     ("jpeg", 10, lambda before, after: not np.array_equal(before, after)),
     ("shift", 0.2, lambda before, after: not np.array_equal(before, after)),
     ("scale", 0.2, lambda before, after: not np.array_equal(before, after)),
+    ("turn", 45.0, lambda before, after: not np.array_equal(before, after)),
 ])
 def test_a_camera_change_changes_the_photo_as_named_and_keeps_its_size(name, strength, check):
     before = _photo()
@@ -146,7 +147,7 @@ def test_the_part_circle_moves_with_a_camera_shift_and_scale_as_the_finder_would
     circle = find_part(photo)
     moved = 0
     for seed in range(12):
-        camera = {"shift": 0.06, "scale": 0.1, "gain": 0.3}
+        camera = {"shift": 0.06, "scale": 0.1, "gain": 0.3, "turn": 45.0}
         changed, where = augment.camera_change_moving(photo, circle, camera, np.random.default_rng(seed))
         found = find_part(changed)
         assert np.abs(np.subtract(where, found)).max() < 2  # centre and radius, in pixels
@@ -183,3 +184,17 @@ def test_training_with_camera_changes_skips_photos_without_a_part_and_counts_the
     with pytest.warns(UserWarning, match=r"skipped part not found: .*cast_ok_0_blank\.jpeg"):
         plain, plain_count = training_dataset(rows, 32, 16, {"rot90": True}, 0, "part")
     assert plain_count == 8 and next(iter(plain))[0].shape == (8, 32, 32, 1)
+
+
+def test_a_camera_turn_turns_the_part_about_its_own_centre_so_its_circle_stays_put():
+    photo = fake_part(np.random.default_rng(4), defect=True, size=300)
+    circle = find_part(photo)
+    turned = 0
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        changed, where = augment.camera_change_moving(photo, circle, {"turn": 45.0}, rng)
+        assert where == circle
+        assert np.abs(np.subtract(find_part(changed), circle)).max() < 2
+        turned += not np.array_equal(changed, photo)
+    assert turned >= 3  # about half of the draws turn the photo
+
