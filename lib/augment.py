@@ -110,20 +110,21 @@ def camera_change_moving(photo: np.ndarray, circle: Circle | None, camera: dict,
     camera = {name: value for name, value in camera.items() if rng.random() < CAMERA_CHANCE}
     image = photo.astype(np.float32)
     height, width = photo.shape
+    warp = None  # the photo's affine map, when it is turned, shifted or scaled
     if camera.get("turn"):  # the part turned on the bench, about its own centre (the frame's, if unknown)
         centre = (circle[0], circle[1]) if circle is not None else (width / 2, height / 2)
-        turn = cv2.getRotationMatrix2D(centre, rng.uniform(-1, 1) * camera["turn"], 1.0)
-        image = cv2.warpAffine(image, turn, (width, height), flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REPLICATE)
+        warp = cv2.getRotationMatrix2D(centre, rng.uniform(-1, 1) * camera["turn"], 1.0)
     if camera.get("shift") or camera.get("scale"):
         zoom = 1 + rng.uniform(-1, 1) * camera.get("scale", 0.0)
         dx, dy = rng.uniform(-1, 1, 2) * camera.get("shift", 0.0) * np.array([width, height])
         matrix = cv2.getRotationMatrix2D((width / 2, height / 2), 0.0, zoom)
         matrix[:, 2] += (dx, dy)
-        image = cv2.warpAffine(image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE)
-        if circle is not None:
+        if circle is not None:  # the turn leaves the part's centre where it was
             x, y = matrix @ (circle[0], circle[1], 1.0)
             circle = (float(x), float(y), circle[2] * zoom)
+        warp = matrix if warp is None else matrix @ np.vstack([warp, (0.0, 0.0, 1.0)])  # one warp for both
+    if warp is not None:
+        image = cv2.warpAffine(image, warp, (width, height), borderMode=cv2.BORDER_REPLICATE)
     if camera.get("gamma"):
         image = 255.0 * (np.clip(image, 0, 255) / 255.0) ** np.exp(rng.uniform(-1, 1) * camera["gamma"])
     if camera.get("gain"):
