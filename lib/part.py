@@ -56,48 +56,55 @@ def find_part(image: np.ndarray) -> Circle | None:
     dark = cv2.morphologyEx(dark, cv2.MORPH_OPEN, _disc(side / 30))  # speckle gone
     blob = _central_dark_blob(dark, 2 * CAVITY_RADIUS[0] * side, np.pi * (HUB * side) ** 2)
     areas = (np.pi * (f * side) ** 2 for f in CAVITY_RADIUS)
-    cavity = None if blob is None else _measure_cavity(blob, *areas)
+    cavity = None if blob is None else _measure_cavity(*blob, small.shape, *areas)
     if cavity is None:
         return None
     x, y, radius = cavity
     return float(x / scale), float(y / scale), float(radius * RIM_PER_CAVITY / scale)
 
 
-def _measure_cavity(blob: np.ndarray, low: float, high: float) -> Circle | None:
-    """Centroid and area-radius of the cavity in its blob, flange shading that touches it cut away; None
-    when its area is outside [low, high] or it is not round."""
-    framed = cv2.copyMakeBorder(blob, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)  # the frame's edge: not dark
+def _measure_cavity(blob: np.ndarray, left: int, top: int, shape: tuple[int, int], low: float, high: float
+                    ) -> Circle | None:
+    """Centroid and area-radius of the cavity in its blob (its bounding box, at left, top of an image of
+    shape), flange shading that touches it cut away; None when its area is outside [low, high] or it is not
+    round. Worked in the blob's box, to the same bits as in the whole image (outside the box is not dark)."""
+    framed = cv2.copyMakeBorder(blob, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)  # the box's edge: not dark
     inside = cv2.distanceTransform(framed, cv2.DIST_L2, 5)[1:-1, 1:-1]
     y, x = np.unravel_index(int(np.argmax(inside)), inside.shape)  # the centre of the largest disc inside
     radius = float(inside[y, x])
+    x, y = x + left, y + top
     for reach in TRIM:  # the blob within a little more than that disc: the cavity without what touches it
-        moments = _disc_moments(blob, round(x), round(y), round(reach * radius))
+        moments = _disc_moments(blob, left, top, round(x), round(y), round(reach * radius))
         if moments["m00"] < low:
             return None
         x, y = moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]
         radius = float(np.sqrt(moments["m00"] / np.pi))
-    disc = cv2.circle(np.zeros_like(blob), (round(x), round(y)), round(radius), 1, -1)
-    round_enough = cv2.countNonZero(blob & disc) >= ROUND * cv2.countNonZero(disc)
+    disc = cv2.circle(np.zeros(shape, np.uint8), (round(x), round(y)), round(radius), 1, -1)
+    box = disc[top:top + blob.shape[0], left:left + blob.shape[1]]
+    round_enough = cv2.countNonZero(blob & box) >= ROUND * cv2.countNonZero(disc)
     if np.pi * radius ** 2 > high or not round_enough:
         return None
     return x, y, radius
 
 
-def _disc_moments(blob: np.ndarray, x: int, y: int, radius: int) -> dict[str, float]:
-    """m00, m10 and m01 of the blob's pixels within a disc, counted in the disc's box only (exact: binary
-    moments are whole numbers)."""
-    left, top = max(x - radius - 1, 0), max(y - radius - 1, 0)
-    box = blob[top:y + radius + 2, left:x + radius + 2]
-    kept = box * cv2.circle(np.zeros_like(box), (x - left, y - top), radius, 1, -1)
+def _disc_moments(blob: np.ndarray, left: int, top: int, x: int, y: int, radius: int) -> dict[str, float]:
+    """m00, m10 and m01, in the image's coordinates, of the pixels of a blob (its box at left, top) within
+    a disc, counted where the disc's box meets the blob's (exact: binary moments are whole numbers)."""
+    x0, y0 = max(x - radius - 1, left), max(y - radius - 1, top)  # the disc's box, in the image
+    part = blob[y0 - top:max(y + radius + 2 - top, 0), x0 - left:max(x + radius + 2 - left, 0)]
+    if not part.size:
+        return {"m00": 0.0, "m10": 0.0, "m01": 0.0}
+    kept = part * cv2.circle(np.zeros_like(part), (x - x0, y - y0), radius, 1, -1)
     moments = cv2.moments(kept, True)
-    return {"m00": moments["m00"], "m10": moments["m10"] + left * moments["m00"],
-            "m01": moments["m01"] + top * moments["m00"]}
+    return {"m00": moments["m00"], "m10": moments["m10"] + x0 * moments["m00"],
+            "m01": moments["m01"] + y0 * moments["m00"]}
 
 
-def _central_dark_blob(dark: np.ndarray, least: float, hole: float) -> np.ndarray | None:
+def _central_dark_blob(dark: np.ndarray, least: float, hole: float) -> tuple[np.ndarray, int, int] | None:
     """The cavity candidate: of the dark regions at least least pixels across, the smallest whose outline
     holds the middle (a dark bench around the part holds it too, but is larger), else the one nearest the
-    middle; its holes of less than hole pixels (the hub) filled in. None when there is none."""
+    middle; its holes of less than hole pixels (the hub) filled in. Its bounding box (0 and 1) and the box's
+    left and top, or None when there is none."""
     # BBDT: the labels, in their order, of the default (Spaghetti), in under half its time (stats kept)
     count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(dark, 8, cv2.CV_32S, cv2.CCL_BBDT)
     middle = ((dark.shape[1] - 1) / 2, (dark.shape[0] - 1) / 2)
@@ -107,18 +114,16 @@ def _central_dark_blob(dark: np.ndarray, least: float, hole: float) -> np.ndarra
         if max(width, height) < least:
             continue
         region = (labels[top:top + height, left:left + width] == label).view(np.uint8)  # its box only
-        contours, hierarchy = cv2.findContours(region, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE,
-                                               offset=(int(left), int(top)))
+        contours, hierarchy = cv2.findContours(region, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
         outline = max((c for c, h in zip(contours, hierarchy[0]) if h[3] < 0), key=cv2.contourArea)
-        off = max(0.0, -cv2.pointPolygonTest(outline, middle, True))  # 0 when the middle lies inside
+        off = max(0.0, -cv2.pointPolygonTest(outline, (middle[0] - left, middle[1] - top), True))  # 0 inside
         if (off, cv2.contourArea(outline)) < rank:
-            best, rank = (label, contours, hierarchy[0]), (off, cv2.contourArea(outline))
+            best, rank = (region, int(left), int(top), contours, hierarchy[0]), (off, cv2.contourArea(outline))
     if best is None:
         return None
-    label, contours, hierarchy = best
-    blob = (labels == label).view(np.uint8)  # (0 and 1, not copied)
+    region, left, top, contours, hierarchy = best
     small_holes = [c for c, h in zip(contours, hierarchy) if h[3] >= 0 and cv2.contourArea(c) < hole]
-    return cv2.drawContours(blob, small_holes, -1, 1, -1)
+    return cv2.drawContours(region, small_holes, -1, 1, -1), left, top
 
 
 def _disc(diameter: float) -> np.ndarray:
