@@ -117,8 +117,9 @@ def _central_dark_blob(dark: np.ndarray, least: float, hole: float) -> tuple[np.
         contours, hierarchy = cv2.findContours(region, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
         outline = max((c for c, h in zip(contours, hierarchy[0]) if h[3] < 0), key=cv2.contourArea)
         off = max(0.0, -cv2.pointPolygonTest(outline, (middle[0] - left, middle[1] - top), True))  # 0 inside
-        if (off, cv2.contourArea(outline)) < rank:
-            best, rank = (region, int(left), int(top), contours, hierarchy[0]), (off, cv2.contourArea(outline))
+        area = cv2.contourArea(outline)
+        if (off, area) < rank:
+            best, rank = (region, int(left), int(top), contours, hierarchy[0]), (off, area)
     if best is None:
         return None
     region, left, top, contours, hierarchy = best
