@@ -18,6 +18,7 @@ from lib.data import find_data_dir
 from lib.decision import add_verdicts
 from lib.evaluate import compare_rules, fold_figures, group_bootstrap_interval, rule_candidates, rule_name
 from lib.runs import data_fingerprint
+from lib.settings import RECIPE_ADDED
 
 SETTINGS, SUMMARY, OOF, FOLDS, FOLD_SCORES = "cv.json", "cv_summary.json", "oof_predictions.csv", \
     "cv_folds.csv", "scores.csv"
@@ -33,7 +34,7 @@ def cv_runs(outputs: Path, recipe: dict, data_sha256: str, finished: bool = True
         if not settings.is_file():
             continue
         saved = json.loads(settings.read_text())
-        if saved["recipe"] == recipe and saved["data_sha256"] == data_sha256 \
+        if {**RECIPE_ADDED, **saved["recipe"]} == recipe and saved["data_sha256"] == data_sha256 \
                 and (run / SUMMARY).is_file() == finished:
             found.append(run)
     return found

@@ -25,7 +25,7 @@ TRAIN_SUMMARY = "train_summary.json"
 PHOTO_PX = 300  # the most photo pixels a side kept for camera changes
 RECIPE_KEYS = ("seed", "subset", "val_fraction", "near_twin_cutoff", "image_size", "batch_size",
                "augmentation", "model_name", "width", "epochs", "learning_rate", "lr_schedule", "patience",
-               "precise_bn_batches", "input_stage")
+               "precise_bn_batches", "input_stage", "ema_momentum")
 BACKUP_DIR = "train_backup"
 
 
@@ -56,14 +56,14 @@ def cosine_schedule(learning_rate: float, epochs: int, steps_per_epoch: int,
 
 
 def new_model(name: str, image_size: int, learning_rate: float, schedule: str, epochs: int,
-              steps_per_epoch: int, width: int = FAST_CNN_WIDTH) -> keras.Model:
+              steps_per_epoch: int, width: int = FAST_CNN_WIDTH, ema_momentum: float = 0.0) -> keras.Model:
     """Build and compile the named network (fast_cnn width channels wide) with a constant or cosine
-    learning rate."""
+    learning rate (and a moving average of its weights when ema_momentum > 0)."""
     if schedule not in ("constant", "cosine"):
         raise ValueError(f"unknown lr_schedule '{schedule}'; choose 'constant' or 'cosine'")
     rate = (cosine_schedule(learning_rate, epochs, steps_per_epoch) if schedule == "cosine"
             else learning_rate)
-    return compile_model(build_model(name, image_size, width), learning_rate=rate)
+    return compile_model(build_model(name, image_size, width), learning_rate=rate, ema_momentum=ema_momentum)
 
 
 class EpochClock(keras.callbacks.Callback):
@@ -147,11 +147,15 @@ def fit_model(model: keras.Model, train_ds, val_ds, run_dir: str | Path, epochs:
     history_csv = run_dir / HISTORY_CSV
     stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
                                             restore_best_weights=True)
+    # with a moving average of the weights, it is what is validated (batch norm re-estimated for it after the
+    # swap), checkpointed and kept; the backup, saved before the swap, holds the weights being trained
+    averaged = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if model.optimizer.use_ema else []
     callbacks = [
         EpochClock(history_csv),
         StepProgress(),
-        PreciseBatchNorm(train_ds, precise_bn_batches),
         keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR)),
+        *averaged,
+        PreciseBatchNorm(train_ds, precise_bn_batches),
         keras.callbacks.ModelCheckpoint(str(run_dir / BEST_MODEL), monitor="val_loss",
                                         save_best_only=True),
         stopper,
@@ -294,12 +298,12 @@ def train_recipe(p: dict, out: Path, table: pd.DataFrame | None = None, budget_s
     estimate = None
     if budget_seconds is not None:
         trial = new_model(p["model_name"], p["image_size"], p["learning_rate"], "constant", 1, steps,
-                          p["width"])
+                          p["width"], p["ema_momentum"])
         estimate = seconds_per_epoch(trial, train_ds, val_ds, steps, p["precise_bn_batches"])
         p = {**p, "epochs": epochs_within(budget_seconds, estimate)}
         set_seed(p["seed"])  # the trial drew random numbers: the first weights are as without a budget
     model = new_model(p["model_name"], p["image_size"], p["learning_rate"], p["lr_schedule"],
-                      p["epochs"], steps, p["width"])
+                      p["epochs"], steps, p["width"], p["ema_momentum"])
     summary = fit_model(model, train_ds, val_ds, out, p["epochs"], p["patience"], p["verbose"],
                         precise_bn_batches=p["precise_bn_batches"])
     if estimate is not None:

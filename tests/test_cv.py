@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from lib import cv
-from lib.cv_results import never_seen, summarise_cv, weighed_rules
+from lib.cv_results import cv_runs, never_seen, summarise_cv, weighed_rules
 from lib.evaluate import compare_rules, group_bootstrap_interval, rule_candidates
 from lib.narrative import never_seen_sentences, photograph_sentence, rule_choice_sentences
-from lib.params import resolve_params
+from lib.params import default_params, resolve_params
 from lib.splits import cv_folds
 from lib.train import recipe_of, save_recipe
 
@@ -83,6 +83,18 @@ def test_cv_scores_every_image_once_and_continues_after_an_interruption(tmp_path
     save_recipe(model_run, {**recipe_of(resolve_params(params)), "epochs": 2})
     assert never_seen(model_run, str(casting_tree), "min_cost", 50.0, 1.0, 0.02, 0.1, 0.9) is None
     assert "not measured yet" in never_seen_sentences(None)
+
+
+def test_a_cv_run_saved_before_a_setting_existed_matches_the_recipe_only_at_that_settings_old_value(tmp_path):
+    recipe = {**recipe_of(default_params()), "ema_momentum": 0.0}  # the moving average off, as it was then
+    older = {k: v for k, v in recipe.items() if k != "ema_momentum"}  # as saved before ema_momentum existed
+    run = tmp_path / "20990101-000000-cv"
+    run.mkdir()
+    (run / "cv.json").write_text(json.dumps({"recipe": older, "data_sha256": "abc"}))
+    (run / "cv_summary.json").write_text("{}")
+    assert cv_runs(tmp_path, recipe, "abc") == [run]
+    assert cv_runs(tmp_path, {**recipe, "ema_momentum": 0.99}, "abc") == []
+    assert cv_runs(tmp_path, recipe, "another data set") == []
 
 
 def test_cv_refuses_fewer_than_two_folds(capsys):

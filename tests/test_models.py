@@ -67,10 +67,10 @@ def _datasets(tree, size=32):
     return train_ds, make_dataset(images, labels, 8), images
 
 
-def _train(tree, out, epochs=1, seed=7, callbacks=None):
+def _train(tree, out, epochs=1, seed=7, callbacks=None, ema_momentum=0.0):
     train.set_seed(seed)
     train_ds, val_ds, images = _datasets(tree)
-    model = train.new_model("fast_cnn", 32, 1e-3, "cosine", epochs, 7)
+    model = train.new_model("fast_cnn", 32, 1e-3, "cosine", epochs, 7, ema_momentum=ema_momentum)
     summary = train.fit_model(model, train_ds, val_ds, out, epochs, verbose=0,
                               extra_callbacks=callbacks, precise_bn_batches=2)
     return model, summary, images
@@ -90,6 +90,15 @@ def test_same_seed_gives_identical_predictions(casting_tree, tmp_path):
     second, _, _ = _train(casting_tree, tmp_path / "b")
     x = images[..., None] / 255.0
     assert np.array_equal(first.predict(x, verbose=0), second.predict(x, verbose=0))
+
+
+def test_with_a_moving_average_the_averaged_weights_are_validated_and_kept(casting_tree, tmp_path):
+    _, summary, _ = _train(casting_tree, tmp_path / "ema", epochs=3, ema_momentum=0.9)
+    _, plain, _ = _train(casting_tree, tmp_path / "plain", epochs=3)
+    _, val_ds, _ = _datasets(casting_tree)
+    kept = load_model(tmp_path / "ema")
+    assert kept.evaluate(val_ds, verbose=0)[0] == pytest.approx(summary["best_val_loss"], abs=1e-5)
+    assert summary["best_val_loss"] != pytest.approx(plain["best_val_loss"], abs=1e-4)  # it did average
 
 
 class _Interrupt(keras.callbacks.Callback):
