@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import sys
 from pathlib import Path
@@ -12,11 +13,12 @@ import pandas as pd
 
 from lib.config import OUTPUTS_DIR, PARAMS_DIR
 from lib.data import DataError, find_data_dir
+from lib.decision import verdicts
 from lib.drift import save_reference
 from lib.evaluate import threshold_metrics
 from lib.params import ParamsError, resolve_params
 from lib.runs import new_run_dir
-from lib.runtime import inspection_costs, inspection_speed
+from lib.runtime import SURE, inspection_costs, inspection_speed, score_files
 from lib.scoring import fast_predictor
 from lib.train import HISTORY_CSV, train_recipe
 
@@ -45,7 +47,22 @@ def bench_one(p: dict, out: Path) -> tuple[dict, pd.DataFrame]:
            "one image p95 ms with the drift check": round(checked_latency, 1),
            **{name: round(ms, 3) for name, ms in inspection_costs(fast_predictor(best, 1), size, paths,
                                                                    stage).items()}}
+    if p["test_time_views"] == 8:
+        row.update(sure_part_shortcut(predict, size, paths, stage, scores))
     return row, pd.read_csv(out / HISTORY_CSV)
+
+
+def sure_part_shortcut(predict, size: int, paths: list[str], stage: str, scores: np.ndarray) -> dict:
+    """What scoring the mirrored views only for unsure parts changed: the share of parts it spared them
+    (a score within SURE of 0 or 1), and the verdicts at 0.5 with the review band 0.1-0.9 unlike those
+    of all eight views for every part."""
+    every = score_files(dataclasses.replace(predict, sure=0.0), size, paths, stage=stage)
+    every = every["defect_probability"].to_numpy()
+    readable = ~np.isnan(scores)
+    changed = verdicts(scores[readable], 0.5, 0.1, 0.9) != verdicts(every[readable], 0.5, 0.1, 0.9)
+    sure = (scores[readable] < SURE) | (scores[readable] > 1 - SURE)
+    return {"parts scored in four views only": round(float(sure.mean()), 3),
+            "verdicts unlike all eight views": int(changed.sum())}
 
 
 def seconds_to_reach(history: pd.DataFrame, accuracy: float) -> float:

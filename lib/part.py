@@ -11,6 +11,7 @@ same input. A photo in which no part is found gets None: never a guess."""
 from __future__ import annotations
 
 import functools
+import math
 
 import cv2
 import numpy as np
@@ -148,17 +149,19 @@ def _centred_disc_u8(shape: tuple[int, int], radius: float) -> np.ndarray:
 
 def percentiles(image: np.ndarray, mask: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
     """np.percentile(image[mask > 0], qs) of a uint8 image, to the last bit (its linear method), from a
-    histogram: some ten times faster."""
+    histogram: some ten times faster. The interpolation is numpy's own, done in Python's floats (the same
+    float64 operations) on the few ranks searched, which is cheaper than numpy's calls on arrays of two."""
     counts = cv2.calcHist([image], [0], mask, [256], [0, 256])
     ranks = np.cumsum(counts.ravel().astype(np.int64))
-    virtual = (ranks[-1] - 1) * (np.asarray(qs, np.float64) / 100)
-    below = np.floor(virtual)
-    gamma = virtual - below
-    below = below.astype(np.int64)
-    low = np.searchsorted(ranks, below, side="right").astype(np.float64)
-    high = np.searchsorted(ranks, np.minimum(below + 1, ranks[-1] - 1), side="right").astype(np.float64)
-    step = high - low  # numpy's own interpolation, to the last bit
-    return np.where(gamma >= 0.5, high - step * (1 - gamma), low + step * gamma)
+    last = int(ranks[-1]) - 1
+    virtual = [last * (q / 100) for q in qs]
+    below = [math.floor(v) for v in virtual]
+    found = np.searchsorted(ranks, [i for b in below for i in (b, min(b + 1, last))], side="right").tolist()
+    levels = []
+    for v, b, low, high in zip(virtual, below, found[::2], found[1::2]):
+        gamma, step = v - b, float(high - low)
+        levels.append(high - step * (1 - gamma) if gamma >= 0.5 else low + step * gamma)
+    return np.array(levels, np.float64)
 
 
 def centre_part(image: np.ndarray, circle: Circle, size: int) -> np.ndarray:

@@ -50,6 +50,7 @@ def fast_predictor(model: keras.Model, views: int = 1, weights_8bit: bool = WEIG
     With 8-bit weights (the default, as the run's MODEL_TFLITE), fast_cnn runs 2.6 times faster than with
     float weights on a two-core CPU (the seed's network no faster), its scores within 0.035 of the float
     ones on make cv's held-out parts; with float weights, the Keras scores to float rounding (WEIGHTS_8BIT).
-    With views=8 each score is the mean over the eight dihedral views.
+    With views=8 each score is the mean over the eight dihedral views (over the four turns alone where those
+    are sure: runtime.eight_view_scores).
     """
     return tflite_predictor(to_tflite(model, weights_8bit), views)[0]  # which refuses views not in VIEWS

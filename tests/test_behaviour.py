@@ -6,6 +6,8 @@ seeded sample of test photos, at the 0.5 threshold."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from lib import part
 from lib.data import decode_image, network_input
 from lib.params import resolve_params
+from lib.runtime import SURE
 from lib.scoring import fast_predictor
 from lib.train import train_recipe
 from tests.conftest import REAL_DATA
@@ -63,6 +66,21 @@ def test_the_lines_8bit_weights_give_the_float_networks_verdicts(trained):
     for boundary in (0.1, 0.5, 0.9):  # the review band's edges and the plain threshold: at most 1% move
         moved = int(((line_scores >= boundary) != (float_scores >= boundary)).sum())
         assert moved <= len(inputs) // 100, f"{moved} of {len(inputs)} verdicts moved at {boundary}"
+
+
+def test_the_sure_part_shortcut_gives_the_verdicts_of_all_eight_views_in_any_light(trained):
+    lamps = [lambda p: p, lambda p: np.clip(p * 0.7, 0, 255).astype(np.uint8),
+             lambda p: np.clip(p * 1.3, 0, 255).astype(np.uint8),
+             lambda p: np.clip(p.mean() + (p - p.mean()) * 0.7, 0, 255).astype(np.uint8)]
+    inputs = np.stack([network_input(lamp(photo), trained["size"], trained["stage"])
+                       for lamp in lamps for photo in trained["photos"]])
+    scores = trained["predict"](inputs)  # as the line scores: the mirrored views only for unsure parts
+    every = dataclasses.replace(trained["predict"], sure=0.0)(inputs)
+    sure = (scores < SURE) | (scores > 1 - SURE)
+    assert sure.mean() >= 1 / 3, f"only {sure.mean():.0%} of the parts skip the mirrored views: no faster"
+    for boundary in (0.1, 0.5, 0.9):  # the review band's edges and the plain threshold
+        moved = int(((scores >= boundary) != (every >= boundary)).sum())
+        assert moved == 0, f"{moved} of {len(inputs)} verdicts moved at {boundary}"
 
 
 def test_repainting_the_bench_changes_no_score_by_more_than_002(trained):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
 from lib import bench, repeat, splits
+from lib.decision import verdicts
 from lib.evaluate import summarise_runs, threshold_metrics
 from lib.models import load_model
 from lib.runtime import score_table
@@ -38,6 +41,11 @@ def test_bench_prints_a_row_per_model_and_the_time_ratio(tmp_path, casting_tree,
         m = threshold_metrics(scored.label, scored.score, 0.5)
         assert table.loc[model, "test acc"] == round(m["accuracy"], 4)
         assert (table.loc[model, "FN"], table.loc[model, "FP"]) == (m["fn"], m["fp"])
+        every = score_table(dataclasses.replace(fast_predictor(trained, 8), sure=0.0),
+                            int(trained.input_shape[1]), test)  # all eight views for every part
+        changed = verdicts(scored.score, 0.5, 0.1, 0.9) != verdicts(every.score, 0.5, 0.1, 0.9)
+        assert table.loc[model, "verdicts unlike all eight views"] == changed.sum()
+        assert 0 <= table.loc[model, "parts scored in four views only"] <= 1
 
 
 def test_bench_names_a_missing_data_folder_from_the_params_file(tmp_path, capsys):

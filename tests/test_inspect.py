@@ -13,6 +13,7 @@ import sys
 import time
 
 import cv2
+import keras
 import loky
 import numpy as np
 import pandas as pd
@@ -22,12 +23,15 @@ from PIL import Image
 from lib import runtime
 from lib.config import PROJECT_ROOT
 from lib.data import DataError, decode_image
+from lib.decision import verdicts
 from lib.inspect import claim_output, main
 from lib.models import build_model, load_model
 from lib.runtime import (
     MODEL_TFLITE,
     NETWORK_BATCH,
+    SURE,
     dihedral_views,
+    eight_view_scores,
     inspection_costs,
     saved_tflite,
     tflite_predictor,
@@ -154,6 +158,51 @@ def test_eight_view_score_is_the_mean_of_the_keras_scores_of_the_views():
     assert len({v.tobytes() for v in views}) == 16  # eight distinct views of each random image
     expected = model.predict(views[..., None] / 255.0, verbose=0).reshape(8, 2).mean(axis=0)
     assert np.allclose(fast_predictor(model, views=8, weights_8bit=False)(images), expected, atol=1e-5)
+
+
+def test_a_part_its_four_turns_are_sure_of_keeps_their_mean_and_only_the_others_are_scored_mirrored():
+    rows_seen = []
+
+    def run(view: np.ndarray) -> np.ndarray:  # a network that reads one pixel, a different one in each view
+        rows_seen.append(len(view))
+        return view[:, 0, 1, 0].astype(np.float32) / 255
+
+    read = [int(view[0, 0, 1, 0]) for view in dihedral_views(np.arange(64).reshape(1, 8, 8, 1))]
+    images = np.random.default_rng(4).integers(20, 235, (5, 8, 8, 1)).astype(np.uint8)
+    pixels = images.reshape(5, 64)
+    pixels[0, read[:4]], pixels[0, read[4:]] = 0, 255  # sure by its turns, though the mirrored views differ
+    pixels[1, read] = 255
+    every = np.mean([run(view) for view in dihedral_views(images)], axis=0)
+    rows_seen.clear()
+    scores = eight_view_scores(run, images, SURE)
+    assert rows_seen == [5] * 4 + [3] * 4  # the mirrored views only for the three unsure parts
+    assert scores[0] == 0 and scores[1] == 1 and every[0] == 0.5  # sure parts keep their turns' mean
+    assert np.array_equal(scores[2:], every[2:])  # the others get all eight views, to the bit
+    rows_seen.clear()
+    assert np.array_equal(eight_view_scores(run, images, 0.0), every) and rows_seen == [5] * 8
+
+
+def test_the_sure_part_shortcut_gives_the_verdicts_of_all_eight_views_on_generated_parts():
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    labels = np.arange(384) % 2
+    images = np.stack([fake_part(rng, bool(label), 32) for label in labels])
+    model = keras.Sequential([keras.Input((32, 32, 1)),
+                              keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
+                              keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
+                              keras.layers.GlobalMaxPooling2D(), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy")
+    model.fit(images[..., None] / 255.0, labels, epochs=8, batch_size=32, verbose=0)
+    new = np.stack([fake_part(rng, bool(label), 32) for label in np.arange(200) % 2])
+    faded = [np.clip(128 + (new - 128.0) * alpha, 0, 255).astype(np.uint8) for alpha in (0.6, 0.4, 0.3, 0.2)]
+    parts = np.concatenate([new, *faded])  # faded parts: scores across the whole range
+    quick = fast_predictor(model, views=8)
+    every = dataclasses.replace(quick, sure=0.0)(parts)
+    scores = quick(parts)
+    sure = (scores < SURE) | (scores > 1 - SURE)
+    assert 0.2 < sure.mean() < 0.9, f"{sure.mean():.0%} sure: the test needs both kinds"
+    assert np.allclose(scores[~sure], every[~sure], atol=1e-6)
+    assert np.array_equal(verdicts(scores, 0.5, 0.1, 0.9), verdicts(every, 0.5, 0.1, 0.9))
 
 
 def test_unknown_number_of_views_is_refused():

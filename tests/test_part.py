@@ -118,8 +118,10 @@ def test_the_histogram_percentiles_equal_numpys_to_the_last_bit(seed):
     rng = np.random.default_rng(seed)
     image = (rng.integers(0, 256, (41, 57)) // rng.integers(1, 9)).astype(np.uint8)  # few levels too: ties
     mask = (rng.random(image.shape) < rng.uniform(0.05, 1)).astype(np.uint8)
-    qs = (3, 10, 50, 60, 97.5)
-    assert part.percentiles(image, mask, qs).tolist() == np.percentile(image[mask > 0], qs).tolist()
+    qs = (0, 3, 10, 50, 60, 97.5, 100)
+    found = part.percentiles(image, mask, qs)
+    assert found.tolist() == np.percentile(image[mask > 0], qs).tolist()
+    assert found.dtype == np.float64  # as numpy's: what they are added to promotes alike
 
 
 def test_a_part_cut_off_by_the_frame_is_cut_out_as_the_padded_photo_would_give():
