@@ -16,6 +16,7 @@ from lib.config import BEST_MODEL, RECIPE
 from lib.data import PART_NOT_FOUND
 from lib.decision import OPERATING_POINT, check_operating_point, load_operating_point, verdicts
 from lib.drift import load_reference
+from lib.part import VERSION as STAGE_VERSION
 from lib.runtime import MODEL_TFLITE, Predictor, saved_tflite, score_files, tflite_predictor
 
 try:  # TensorFlow is optional on a line PC: a run's model.tflite is all lib.inspect needs
@@ -47,6 +48,9 @@ def load_inspector(model_path: str | os.PathLike, threshold: float | None = None
                                 "installed: run chapter 3 again on the run (it writes the file), or install "
                                 "TensorFlow")
     model = None if tflite is not None else load_model(model_path)  # a bad model is named first
+    recipe_file = run_dir / RECIPE
+    recipe = json.loads(recipe_file.read_text()) if recipe_file.is_file() else {}
+    check_stage_version(recipe, recipe_file)
     if (run_dir / OPERATING_POINT).is_file():
         point = load_operating_point(run_dir)
     elif threshold is None:
@@ -54,8 +58,7 @@ def load_inspector(model_path: str | os.PathLike, threshold: float | None = None
                                 "not match its report: run chapter 4 (04_evaluate) on the run, or give "
                                 "--threshold")
     else:
-        recipe = run_dir / RECIPE
-        stage = json.loads(recipe.read_text()).get("input_stage", "photo") if recipe.is_file() else "photo"
+        stage = recipe.get("input_stage", "photo")
         point = {"review_low": threshold, "review_high": threshold, "views": 1, "input_stage": stage}
     if threshold is not None:
         point = {**point, "threshold": threshold, "why": "given with --threshold"}
@@ -70,6 +73,17 @@ def load_inspector(model_path: str | os.PathLike, threshold: float | None = None
                                   "Keras model, converted at start")
     point = {**point, "drift_reference": load_reference(run_dir), "runtime": runtime}
     return predict, size, point, run_dir.resolve().name
+
+
+def check_stage_version(recipe: dict, recipe_file: Path) -> None:
+    """ValueError naming the file when a run's network was trained on parts cut otherwise than this code
+    cuts them (its stage_version): its verdicts here would not be its report's."""
+    trained_on = recipe.get("stage_version")
+    if recipe.get("input_stage") == "part" and trained_on is not None and trained_on != STAGE_VERSION:
+        raise ValueError(f"{recipe_file} says its network was trained on parts cut as '{trained_on}', and "
+                         f"this code cuts them as '{STAGE_VERSION}', so its verdicts would not match its "
+                         "report: inspect with the code the run was made with (its manifest.json names the "
+                         "commit), or train a run with this code (make report)")
 
 
 def inspect_files(predict: Predictor, size: int, point: dict, run_id: str, files: Sequence[str],

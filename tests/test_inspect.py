@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from lib import runtime
+from lib import part, runtime
 from lib.config import PROJECT_ROOT
 from lib.data import DataError, decode_image
 from lib.decision import verdicts
@@ -263,6 +263,18 @@ def test_a_run_without_operating_point_is_refused_unless_a_threshold_is_given(ru
     assert main([str(mixed_folder / "good.jpeg"), "--model", str(run_dir), "--out", str(out),
                  "--threshold", "0.3"]) == 0
     assert (pd.read_csv(out).threshold == 0.3).all()
+
+
+def test_a_run_trained_on_parts_cut_otherwise_is_refused_naming_its_recipe(run_dir, mixed_folder, tmp_path,
+                                                                            capsys):
+    out = tmp_path / "v.csv"
+    recipe = {"input_stage": "part", "stage_version": "cut-before-2026"}
+    (run_dir / "recipe.json").write_text(json.dumps(recipe))
+    assert main([str(mixed_folder / "good.jpeg"), "--model", str(run_dir), "--out", str(out)]) == 2
+    said = capsys.readouterr().err
+    assert "recipe.json" in said and "cut-before-2026" in said and "make report" in said and not out.exists()
+    (run_dir / "recipe.json").write_text(json.dumps({**recipe, "stage_version": part.VERSION}))
+    assert main([str(mixed_folder / "good.jpeg"), "--model", str(run_dir), "--out", str(out)]) == 0
 
 
 @pytest.mark.parametrize("content, field", [
