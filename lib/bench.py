@@ -18,7 +18,7 @@ from lib.drift import save_reference
 from lib.evaluate import threshold_metrics
 from lib.params import ParamsError, resolve_params
 from lib.runs import new_run_dir
-from lib.runtime import SURE, inspection_costs, inspection_speed, score_files
+from lib.runtime import SURE, LitePredictor, inspection_costs, inspection_speed, score_files
 from lib.scoring import fast_predictor
 from lib.train import HISTORY_CSV, train_recipe
 
@@ -52,7 +52,8 @@ def bench_one(p: dict, out: Path) -> tuple[dict, pd.DataFrame]:
     return row, pd.read_csv(out / HISTORY_CSV)
 
 
-def sure_part_shortcut(predict, size: int, paths: list[str], stage: str, scores: np.ndarray) -> dict:
+def sure_part_shortcut(predict: LitePredictor, size: int, paths: list[str], stage: str, scores: np.ndarray
+                       ) -> dict:
     """What scoring the mirrored views only for unsure parts changed: the share of parts it spared them
     (a score within SURE of 0 or 1), and the verdicts at 0.5 with the review band 0.1-0.9 unlike those
     of all eight views for every part."""

@@ -48,7 +48,7 @@ NETWORK_BATCH = 32  # images of one view per LiteRT call: on one thread 0.070 ms
 # at 64, 0.110 at 128 (2026-12-02)
 SURE = 0.005  # with eight views, a part whose four turns score below SURE or above 1 - SURE on average keeps
 # that mean, and only the others are also scored mirrored: chosen on the validation splits of three reports
-# (2026-12-06, the largest margin of 0.1 to 0.001 changing no verdict of all eight views); 58-68% of the
+# (2026-12-06, the largest margin of 0.1 to 0.001 changing no verdict of all eight views); 59-71% of the
 # parts skip the mirrored views, and no test verdict changed (outputs/20261206-views-criteria.txt)
 
 Predictor = Callable[[np.ndarray], np.ndarray]
@@ -92,7 +92,7 @@ class LitePredictor:
 
 
 @functools.lru_cache(maxsize=8)
-def _network(flatbuffer: bytes, views: int, threads: int | None, thread: int, sure: float = SURE
+def _network(flatbuffer: bytes, views: int, threads: int | None, thread: int, sure: float
              ) -> tuple[Predictor, int]:
     """The interpreter of a flatbuffer for one thread, as a predictor, and its input size.
 
