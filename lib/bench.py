@@ -18,7 +18,7 @@ from lib.drift import save_reference
 from lib.evaluate import threshold_metrics
 from lib.params import ParamsError, resolve_params
 from lib.runs import new_run_dir
-from lib.runtime import SURE, LitePredictor, inspection_costs, inspection_speed, score_files
+from lib.runtime import LitePredictor, inspection_costs, inspection_speed, is_sure, score_files
 from lib.scoring import fast_predictor
 from lib.train import HISTORY_CSV, train_recipe
 
@@ -61,7 +61,7 @@ def sure_part_shortcut(predict: LitePredictor, size: int, paths: list[str], stag
     every = every["defect_probability"].to_numpy()
     readable = ~np.isnan(scores)
     changed = verdicts(scores[readable], 0.5, 0.1, 0.9) != verdicts(every[readable], 0.5, 0.1, 0.9)
-    sure = (scores[readable] < SURE) | (scores[readable] > 1 - SURE)
+    sure = is_sure(scores[readable])
     return {"parts scored in four views only": round(float(sure.mean()), 3),
             "verdicts unlike all eight views": int(changed.sum())}
 

@@ -125,6 +125,11 @@ def _network(flatbuffer: bytes, views: int, threads: int | None, thread: int, su
     return predict, int(source["shape"][1])
 
 
+def is_sure(scores: np.ndarray, sure: float = SURE) -> np.ndarray:
+    """True where a score lies within sure of 0 or 1: a part its four turns are sure of."""
+    return (scores < sure) | (scores > 1 - sure)
+
+
 def eight_view_scores(run: Predictor, images: np.ndarray, sure: float) -> np.ndarray:
     """Each image's mean score over its eight dihedral views (run scores one view of them all), the four
     mirrored views run only on images whose four turns score in [sure, 1 - sure] on average: the others
@@ -132,7 +137,7 @@ def eight_view_scores(run: Predictor, images: np.ndarray, sure: float) -> np.nda
     views = dihedral_views(images)
     turned = [run(view) for view in views[:4]]
     scores = np.mean(turned, axis=0)
-    unsure = (scores >= sure) & (scores <= 1 - sure)
+    unsure = ~is_sure(scores, sure)
     if unsure.all():
         return np.mean(turned + [run(view) for view in views[4:]], axis=0)
     if unsure.any():

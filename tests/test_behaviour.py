@@ -15,7 +15,7 @@ import pytest
 from lib import part
 from lib.data import decode_image, network_input
 from lib.params import resolve_params
-from lib.runtime import SURE
+from lib.runtime import is_sure
 from lib.scoring import fast_predictor
 from lib.train import train_recipe
 from tests.conftest import REAL_DATA
@@ -76,7 +76,7 @@ def test_the_sure_part_shortcut_gives_the_verdicts_of_all_eight_views_in_any_lig
                        for lamp in lamps for photo in trained["photos"]])
     scores = trained["predict"](inputs)  # as the line scores: the mirrored views only for unsure parts
     every = dataclasses.replace(trained["predict"], sure=0.0)(inputs)
-    sure = (scores < SURE) | (scores > 1 - SURE)
+    sure = is_sure(scores)
     assert sure.mean() >= 1 / 3, f"only {sure.mean():.0%} of the parts skip the mirrored views: no faster"
     for boundary in (0.1, 0.5, 0.9):  # the review band's edges and the plain threshold
         moved = int(((scores >= boundary) != (every >= boundary)).sum())

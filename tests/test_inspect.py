@@ -33,6 +33,7 @@ from lib.runtime import (
     dihedral_views,
     eight_view_scores,
     inspection_costs,
+    is_sure,
     saved_tflite,
     tflite_predictor,
 )
@@ -199,7 +200,7 @@ def test_the_sure_part_shortcut_gives_the_verdicts_of_all_eight_views_on_generat
     quick = fast_predictor(model, views=8)
     every = dataclasses.replace(quick, sure=0.0)(parts)
     scores = quick(parts)
-    sure = (scores < SURE) | (scores > 1 - SURE)
+    sure = is_sure(scores)
     assert 0.2 < sure.mean() < 0.9, f"{sure.mean():.0%} sure: the test needs both kinds"
     assert np.allclose(scores[~sure], every[~sure], atol=1e-6)
     assert np.array_equal(verdicts(scores, 0.5, 0.1, 0.9), verdicts(every, 0.5, 0.1, 0.9))
