@@ -59,8 +59,7 @@ def photo_measures(image: np.ndarray, circle: Circle | None = None, measure_px: 
     x, y, radius = circle
     height, width = image.shape
     side = min(height, width)
-    rim = cv2.circle(np.zeros_like(image), (round(x), round(y)), max(1, round(radius)), 1, -1)
-    dark, bright = percentiles(image, rim, LIGHT_PERCENTILES) if rim.any() else (0.0, 0.0)
+    dark, bright = rim_percentiles(image, circle)
     if cut is None or cut.shape != (measure_px, measure_px):
         cut = centre_part(image, circle, measure_px)  # light standardised, size fixed
     edges = np.abs(cv2.Laplacian(cut.astype(np.float32), cv2.CV_32F))
@@ -68,6 +67,19 @@ def photo_measures(image: np.ndarray, circle: Circle | None = None, measure_px: 
     return {"light": float(bright), "contrast": float(bright - dark), "sharpness": float(edges.mean()),
             "off_centre": float(np.hypot(x - (width - 1) / 2, y - (height - 1) / 2) / side),
             "part_size": float(radius / side)}
+
+
+def rim_percentiles(image: np.ndarray, circle: Circle) -> tuple[float, float]:
+    """LIGHT_PERCENTILES of a photo's pixels inside the part's rim ((0, 0) when none is in the photo), read in
+    the rim's bounding box alone: the same pixels as a disc drawn on the whole photo, in half the time."""
+    x, y, radius = round(circle[0]), round(circle[1]), max(1, round(circle[2]))
+    top, left = max(y - radius, 0), max(x - radius, 0)
+    box = image[top:max(y + radius + 1, 0), left:max(x + radius + 1, 0)]
+    rim = cv2.circle(np.zeros_like(box), (x - left, y - top), radius, 1, -1) if box.size else box
+    if not rim.any():
+        return 0.0, 0.0
+    dark, bright = percentiles(box, rim, LIGHT_PERCENTILES)
+    return float(dark), float(bright)
 
 
 def measure_files(paths: Sequence[str], measure_px: int = MEASURE_PX) -> pd.DataFrame:

@@ -53,7 +53,7 @@ def find_part(image: np.ndarray) -> Circle | None:
     dark_level, part_level = percentiles(small, _centred_disc_u8(small.shape, CORE * side), (3, 60))
     if part_level - dark_level < MIN_CONTRAST:
         return None
-    dark = (small < (dark_level + part_level) / 2).astype(np.uint8)
+    dark = darker_than(small, (dark_level + part_level) / 2)
     dark = cv2.morphologyEx(dark, cv2.MORPH_OPEN, _disc(side / 30))  # speckle gone
     blob = _central_dark_blob(dark, 2 * CAVITY_RADIUS[0] * side, np.pi * (HUB * side) ** 2)
     areas = (np.pi * (f * side) ** 2 for f in CAVITY_RADIUS)
@@ -62,6 +62,12 @@ def find_part(image: np.ndarray) -> Circle | None:
         return None
     x, y, radius = cavity
     return float(x / scale), float(y / scale), float(radius * RIM_PER_CAVITY / scale)
+
+
+def darker_than(image: np.ndarray, level: float) -> np.ndarray:
+    """1 where a uint8 image is below level, else 0: (image < level) as uint8, in OpenCV's one pass (grey
+    levels are whole, so below level is at most ceil(level) - 1)."""
+    return cv2.threshold(image, math.ceil(level) - 1, 1, cv2.THRESH_BINARY_INV)[1]
 
 
 def _measure_cavity(blob: np.ndarray, left: int, top: int, shape: tuple[int, int], low: float, high: float
@@ -142,6 +148,14 @@ def _centred_disc(shape: tuple[int, int], radius: float) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=64)
+def _outside_disc(shape: tuple[int, int], radius: float) -> np.ndarray:
+    """True outside a centred disc (made once per shape and radius, read-only)."""
+    outside = ~_centred_disc(shape, radius)
+    outside.flags.writeable = False
+    return outside
+
+
+@functools.lru_cache(maxsize=64)
 def _centred_disc_u8(shape: tuple[int, int], radius: float) -> np.ndarray:
     """_centred_disc as an OpenCV mask (1 inside, 0 outside)."""
     return _centred_disc(shape, radius).astype(np.uint8)
@@ -170,12 +184,13 @@ def centre_part(image: np.ndarray, circle: Circle, size: int) -> np.ndarray:
     half = radius * MARGIN / RIM_FRACTION / 2  # half the side of the square cut out
     top, left, side = round(y - half), round(x - half), max(1, round(2 * half))
     crop = cv2.resize(_cut(image, top, left, side), (size, size), interpolation=cv2.INTER_AREA)
-    inside, core = part_mask(size), _centred_disc_u8((size, size), RIM_FRACTION / MARGIN * size)
+    outside = _outside_disc((size, size), RIM_FRACTION * size)  # part_mask's complement
+    core = _centred_disc_u8((size, size), RIM_FRACTION / MARGIN * size)
     # the part itself, inside its rim, sets the light (the bench has no say); by low percentiles, which an
     # overexposed lamp leaves in place while it clips the bright faces (a mean and sd move with them)
     dark, bright = percentiles(crop, core, LIGHT_PERCENTILES)
     out = cv2.LUT(crop, light_table(dark, bright))
-    out[~inside] = MID_GREY
+    out[outside] = MID_GREY
     return out
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import drift, robustness, runtime
+from lib import drift, part, robustness, runtime
 from lib.inspect import main
 from lib.models import build_model
 from lib.part import find_part, part_input_and_circle
@@ -177,3 +177,14 @@ def test_a_blurred_lens_is_named_when_sharpness_is_read_at_the_networks_size():
     resized = cv2.resize(photo, (112, 112), interpolation=cv2.INTER_AREA)  # the photo stage's input: no cut
     assert drift.photo_drift(photo, circle, resized, "photo", sized) == drift.drift_notes(
         drift.photo_measures(photo, circle, 112), sized)
+
+
+@pytest.mark.parametrize("circle", [(150.4, 149.6, 120.3), (20.0, 280.0, 90.0), (-40.2, 150.0, 60.0),
+                                    (150.0, 330.0, 40.0), (-100.0, -100.0, 30.0), (150.0, 150.0, 0.2)])
+def test_the_rims_light_read_in_its_box_equals_a_disc_drawn_on_the_whole_photo(circle):
+    """Inside, at the edge, partly or wholly outside the photo, and a radius under one pixel."""
+    photo = impeller(centre=(150, 150), radius=120, seed=5)
+    x, y, radius = circle
+    disc = cv2.circle(np.zeros_like(photo), (round(x), round(y)), max(1, round(radius)), 1, -1)
+    expected = np.percentile(photo[disc > 0], part.LIGHT_PERCENTILES).tolist() if disc.any() else [0.0, 0.0]
+    assert list(drift.rim_percentiles(photo, circle)) == expected

@@ -124,6 +124,15 @@ def test_the_histogram_percentiles_equal_numpys_to_the_last_bit(seed):
     assert found.dtype == np.float64  # as numpy's: what they are added to promotes alike
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_the_finders_dark_pixels_are_those_below_its_level_whole_or_not(seed):
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 256, (150, 150)).astype(np.uint8)
+    for level in [*rng.uniform(0, 256, 20), 0.0, 1.0, 127.5, 128.0, 255.0, 255.5, 256.0]:
+        dark = part.darker_than(image, float(level))
+        assert dark.dtype == np.uint8 and (dark == (image < level)).all(), level
+
+
 def test_a_part_cut_off_by_the_frame_is_cut_out_as_the_padded_photo_would_give():
     """The cut-out as centre_part made it before it was sped up, step by step, to the last bit."""
     photo = impeller(centre=(120, 175), radius=125)
