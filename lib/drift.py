@@ -71,7 +71,7 @@ def photo_measures(image: np.ndarray, circle: Circle | None = None, measure_px: 
 
 def rim_percentiles(image: np.ndarray, circle: Circle) -> tuple[float, float]:
     """LIGHT_PERCENTILES of a photo's pixels inside the part's rim ((0, 0) when none is in the photo), read in
-    the rim's bounding box alone: the same pixels as a disc drawn on the whole photo, in half the time."""
+    the rim's bounding box alone: the same pixels as a disc drawn on the whole photo, fewer to look at."""
     x, y, radius = round(circle[0]), round(circle[1]), max(1, round(circle[2]))
     top, left = max(y - radius, 0), max(x - radius, 0)
     box = image[top:max(y + radius + 1, 0), left:max(x + radius + 1, 0)]

@@ -148,14 +148,6 @@ def _centred_disc(shape: tuple[int, int], radius: float) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=64)
-def _outside_disc(shape: tuple[int, int], radius: float) -> np.ndarray:
-    """True outside a centred disc (made once per shape and radius, read-only)."""
-    outside = ~_centred_disc(shape, radius)
-    outside.flags.writeable = False
-    return outside
-
-
-@functools.lru_cache(maxsize=64)
 def _centred_disc_u8(shape: tuple[int, int], radius: float) -> np.ndarray:
     """_centred_disc as an OpenCV mask (1 inside, 0 outside)."""
     return _centred_disc(shape, radius).astype(np.uint8)
@@ -184,13 +176,12 @@ def centre_part(image: np.ndarray, circle: Circle, size: int) -> np.ndarray:
     half = radius * MARGIN / RIM_FRACTION / 2  # half the side of the square cut out
     top, left, side = round(y - half), round(x - half), max(1, round(2 * half))
     crop = cv2.resize(_cut(image, top, left, side), (size, size), interpolation=cv2.INTER_AREA)
-    outside = _outside_disc((size, size), RIM_FRACTION * size)  # part_mask's complement
-    core = _centred_disc_u8((size, size), RIM_FRACTION / MARGIN * size)
+    inside, core = part_mask(size), _centred_disc_u8((size, size), RIM_FRACTION / MARGIN * size)
     # the part itself, inside its rim, sets the light (the bench has no say); by low percentiles, which an
     # overexposed lamp leaves in place while it clips the bright faces (a mean and sd move with them)
     dark, bright = percentiles(crop, core, LIGHT_PERCENTILES)
     out = cv2.LUT(crop, light_table(dark, bright))
-    out[outside] = MID_GREY
+    out[~inside] = MID_GREY
     return out
 
 
