@@ -71,8 +71,8 @@ backbones: setup data ## train fast_cnn and standard Keras networks BUDGET s eac
 repeat: setup data ## train PARAMS' network with N seeds (N=5) and print mean and sd of the test figures
 	$(QUIETLY) lib.repeat --n $(N) --params $(PARAMS)
 
-cv: setup data ## grouped K-fold cross-validation (K=5) of PARAMS' recipe on all images: the "never seen" figure
-	$(QUIETLY) lib.cv --k $(K) --params $(PARAMS)
+cv: setup data ## grouped K-fold cross-validation (K=5) of PARAMS' recipe on all images: the "never seen" figure (SEED=N: another draw)
+	$(QUIETLY) lib.cv --k $(K) --params $(PARAMS) $(if $(SEED),--seed $(SEED))
 
 inspect: setup ## verdicts for IMAGES=files/folders with the latest run's model, into OUT (a new CSV)
 	@test -n "$(IMAGES)" || { echo "usage: make inspect IMAGES='photo.jpg folder/' [MODEL=outputs/<run>] [OUT=verdicts.csv]"; exit 2; }

@@ -24,6 +24,8 @@ from lib.cv_results import (
     SETTINGS,
     SUMMARY,
     cv_runs,
+    draw_table,
+    draws_of,
     save_summary,
     summarise_cv,
     weighed_rules,
@@ -38,22 +40,27 @@ from lib.splits import cv_folds, take_subset
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: python -m lib.cv [--k 5] [--params params/default.yaml] [--data-dir D]."""
+    """Command line: python -m lib.cv [--k 5] [--params params/default.yaml] [--seed N] [--data-dir D]."""
     parser = argparse.ArgumentParser(prog="python -m lib.cv", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--k", type=int, default=5, help="how many folds (default 5)")
     parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
+    parser.add_argument("--seed", type=int, default=None,
+                        help="another draw of the recipe: this seed's folds and first weights, not PARAMS'")
     parser.add_argument("--data-dir", default="")
     parser.add_argument("--outputs", type=Path, default=OUTPUTS_DIR)
     args = parser.parse_args(argv)
-    if args.k < 2:
-        print(f"error: --k must be at least 2, got {args.k}", file=sys.stderr)
+    if args.k < 2 or (args.seed is not None and args.seed < 0):
+        why = (f"--k must be at least 2, got {args.k}" if args.k < 2
+               else f"--seed must be 0 or more, got {args.seed}")
+        print(f"error: {why}", file=sys.stderr)
         return 2
     try:
         p, root = params_and_data(args.params, args.data_dir)
     except (ParamsError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    p = p if args.seed is None else {**p, "seed": args.seed}
     table = take_subset(scan_dataset(root), p["subset"], p["seed"])
     table = flag_near_twins(table, p["near_twin_cutoff"], args.outputs / CACHE_DIR.name)
     folds = cv_folds(table, table["twin_group"], args.k, p["val_fraction"], p["seed"])
@@ -107,6 +114,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{summary['good photographs scrapped at rule']} of {summary['good photographs']} good scrapped\n\n"
           f"fold 1's held-out photos under shop-floor changes:\n{changes.round(4).to_string(index=False)}\n"
           f"written to {run}")
+    draws = draw_table(draws_of(run), p["threshold_rule"], *costs, p["scrap_budget"], p["review_low"],
+                       p["review_high"])
+    if len(draws) > 1:
+        print(f"\nevery draw of this recipe (seeds {', '.join(map(str, draws['seed']))}; the same figures, "
+              f"each run's own folds and first weights):\n{draws.round(4).to_string(index=False)}")
     return 0
 
 

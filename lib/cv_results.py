@@ -24,20 +24,57 @@ SETTINGS, SUMMARY, OOF, FOLDS, FOLD_SCORES = "cv.json", "cv_summary.json", "oof_
     "cv_folds.csv", "scores.csv"
 ROBUSTNESS = "cv_robustness.csv"  # chapter 6's changes on fold 1's held-out photos
 RULES = "cv_rules.csv"  # the threshold rules weighed on the folds' validation parts alone (compare_rules)
+DRAW_COLUMNS = ["seed", "run", "accuracy at 0.5", "fold sd at 0.5", "photographs wrong at 0.5",
+                "defects shipped at rule", "good parts scrapped at rule", "good photographs scrapped at rule"]
+
+
+def _saved_settings(outputs: Path) -> list[tuple[Path, dict]]:
+    """Every cv run folder under outputs with its cv.json, the recipe completed with RECIPE_ADDED's old
+    values (a run saved before a setting existed was trained at them), newest first."""
+    found = []
+    for run in sorted(Path(outputs).glob("*-cv*"), reverse=True):
+        if (run / SETTINGS).is_file():
+            saved = json.loads((run / SETTINGS).read_text())
+            found.append((run, {**saved, "recipe": {**RECIPE_ADDED, **saved["recipe"]}}))
+    return found
 
 
 def cv_runs(outputs: Path, recipe: dict, data_sha256: str, finished: bool = True) -> list[Path]:
     """cv run folders under outputs for this recipe and data, newest first (finished or not)."""
-    found = []
-    for run in sorted(Path(outputs).glob("*-cv*"), reverse=True):
-        settings = run / SETTINGS
-        if not settings.is_file():
-            continue
-        saved = json.loads(settings.read_text())
-        if {**RECIPE_ADDED, **saved["recipe"]} == recipe and saved["data_sha256"] == data_sha256 \
-                and (run / SUMMARY).is_file() == finished:
-            found.append(run)
-    return found
+    return [run for run, saved in _saved_settings(outputs)
+            if saved["recipe"] == recipe and saved["data_sha256"] == data_sha256
+            and (run / SUMMARY).is_file() == finished]
+
+
+def draws_of(run: Path) -> list[Path]:
+    """The finished cv runs beside run (itself among them) whose cv.json differs from its own in the seed
+    alone, each a draw of other folds and other first weights: the newest of each seed, by seed."""
+    def unseeded(saved: dict) -> dict:
+        return {**saved, "recipe": {k: v for k, v in saved["recipe"].items() if k != "seed"}}
+
+    runs = dict(_saved_settings(Path(run).parent))
+    ours, by_seed = unseeded(runs[Path(run)]), {}
+    for other, saved in runs.items():
+        if (other / SUMMARY).is_file() and unseeded(saved) == ours:
+            by_seed.setdefault(saved["recipe"]["seed"], other)
+    return [by_seed[seed] for seed in sorted(by_seed)]
+
+
+def draw_table(runs: list[Path], rule: str, cost_missed_defect: float, cost_scrapped_good: float,
+               scrap_budget: float, review_low: float, review_high: float) -> pd.DataFrame:
+    """One row per cv run (draws_of): its seed and its out-of-fold figures at 0.5 and at the rule."""
+    rows = []
+    for run in runs:
+        _, _, s = summarise_cv(fold_scores(run), rule, cost_missed_defect, cost_scrapped_good, scrap_budget,
+                               review_low, review_high)
+        rows.append({"seed": json.loads((run / SETTINGS).read_text())["recipe"]["seed"], "run": run.name,
+                     "accuracy at 0.5": s["accuracy at 0.5"], "fold sd at 0.5": s["fold sd at 0.5"],
+                     "photographs wrong at 0.5": s["photographs wrong at 0.5"],
+                     "defects shipped at rule": s["missed at rule"] / s["defects"],
+                     "good parts scrapped at rule": s["scrapped at rule"] / s["good"],
+                     "good photographs scrapped at rule": s["good photographs scrapped at rule"]
+                     / s["good photographs"]})
+    return pd.DataFrame(rows, columns=DRAW_COLUMNS)
 
 
 def summarise_cv(scores: pd.DataFrame, rule: str, cost_missed_defect: float, cost_scrapped_good: float,

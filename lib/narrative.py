@@ -115,6 +115,33 @@ def photograph_sentence(summary: dict) -> str:
             "scrapped at the rule.")
 
 
+def draws_sentences(draws: pd.DataFrame, summary: dict) -> str:
+    """How far the never-seen figures move from one cv draw of the recipe to the next (draw_table)."""
+    seeds = ", ".join(str(seed) for seed in draws["seed"])
+    if len(draws) < 2:
+        other = int(draws["seed"].max()) + 1 if len(draws) else 1
+        return (f"**One draw of this recipe so far** (seed {seeds}), so how far its figure moves with other "
+                f"folds and other first weights is not measured here. `make cv SEED={other}` trains another "
+                f"draw (the same recipe, the folds and first weights of seed {other}); this table then shows "
+                "every draw beside the others.")
+
+    def spread(column: str, digits: int) -> str:
+        low, high, mean = draws[column].min(), draws[column].max(), draws[column].mean()
+        return f"{low:.{digits}%} to {high:.{digits}%} (mean {mean:.{digits}%})"
+
+    accuracy, sd = draws["accuracy at 0.5"], draws["fold sd at 0.5"] * 100
+    above = draws.loc[draws["run"] == summary["run"], "seed"]
+    which = f"; the run above is seed {above.iloc[0]}" if len(above) else ""
+    return (f"**Over {len(draws)} draws of this recipe** (seeds {seeds}: other folds and other first weights "
+            f"each time{which}), the network judged **{spread('accuracy at 0.5', 2)}** of the parts it had "
+            f"never seen right at 0.5, {(accuracy >= 0.99).sum()} of {len(draws)} draws at 99% or more; the "
+            f"folds' sd was {sd.min():.2f} to {sd.max():.2f} points. At the operating rule "
+            f"{spread('defects shipped at rule', 2)} of the defects would ship and "
+            f"{spread('good parts scrapped at rule', 1)} of the good parts be scrapped; counted once per "
+            f"photograph, {spread('good photographs scrapped at rule', 1)} of the good ones. The figures "
+            "above are one draw from this spread.")
+
+
 def backbone_sentences(table: pd.DataFrame | None, settings: dict | None, run: str = "") -> str:
     """Plain sentences on `make backbones`' study: which network is right most often on never-seen parts, by
     how much, at what inspection speed, and how many epochs each finished; or how to run it."""

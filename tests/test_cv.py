@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from lib import cv
-from lib.cv_results import cv_runs, never_seen, summarise_cv, weighed_rules
+from lib.cv_results import cv_runs, draw_table, draws_of, never_seen, summarise_cv, weighed_rules
 from lib.evaluate import compare_rules, group_bootstrap_interval, rule_candidates
-from lib.narrative import never_seen_sentences, photograph_sentence, rule_choice_sentences
+from lib.narrative import draws_sentences, never_seen_sentences, photograph_sentence, rule_choice_sentences
 from lib.params import default_params, resolve_params
 from lib.splits import cv_folds
 from lib.train import recipe_of, save_recipe
@@ -83,6 +84,63 @@ def test_cv_scores_every_image_once_and_continues_after_an_interruption(tmp_path
     save_recipe(model_run, {**recipe_of(resolve_params(params)), "epochs": 2})
     assert never_seen(model_run, str(casting_tree), "min_cost", 50.0, 1.0, 0.02, 0.1, 0.9) is None
     assert "not measured yet" in never_seen_sentences(None)
+    # another draw: the recipe with another seed is a new run, and both runs are the recipe's draws
+    assert cv.main(argv + ["--seed", "7"]) == 0
+    assert "every draw of this recipe (seeds 7, 42;" in capsys.readouterr().out
+    (seven,) = [other for other in (tmp_path / "out").glob("*-cv") if other != run]
+    assert json.loads((seven / "cv.json").read_text())["recipe"]["seed"] == 7
+    assert draws_of(run) == draws_of(seven) == [seven, run]
+
+
+def _cv_run(outputs, name: str, seed: int, k: int = 5, finished: bool = True, accuracy: float = 1.0) -> Path:
+    """A cv run folder of the default recipe with this seed: one fold of 100 held-out photographs, a share
+    accuracy of them judged right at 0.5, and ten validation ones."""
+    run = outputs / name
+    (run / "fold-1").mkdir(parents=True)
+    recipe = {**recipe_of(default_params()), "seed": seed}
+    (run / "cv.json").write_text(json.dumps({"recipe": recipe, "views": 8, "k": k, "data_sha256": "abc"}))
+    right = round(100 * accuracy)
+    held = [("test", label, 0.9 if (i < right) == (label == 1) else 0.1, i) for i in range(100)
+            for label in [i % 2]]
+    val = [("val", i % 2, 0.9 if i % 2 else 0.1, 100 + i) for i in range(10)]
+    scores = pd.DataFrame(held + val, columns=["split", "label", "score", "twin_group"])
+    scores.assign(path=[f"{name}-{i}" for i in range(len(scores))], fold=0).to_csv(
+        run / "fold-1" / "scores.csv", index=False)
+    if finished:
+        (run / "cv_summary.json").write_text("{}")
+    return run
+
+
+def test_the_draws_of_a_cv_run_are_the_finished_runs_of_its_recipe_with_any_seed_the_newest_of_each(tmp_path):
+    ours = _cv_run(tmp_path, "20990101-000003-cv", 42)
+    older_same_seed = _cv_run(tmp_path, "20990101-000001-cv", 42)
+    seven = _cv_run(tmp_path, "20990101-000002-cv", 7)
+    _cv_run(tmp_path, "20990101-000004-cv", 11, finished=False)  # still training
+    _cv_run(tmp_path, "20990101-000005-cv", 13, k=3)  # other folds, not another draw of these
+    other_recipe = _cv_run(tmp_path, "20990101-000006-cv", 5)
+    saved = json.loads((other_recipe / "cv.json").read_text())
+    (other_recipe / "cv.json").write_text(json.dumps({**saved, "recipe": {**saved["recipe"], "epochs": 3}}))
+    assert draws_of(ours) == draws_of(seven) == [seven, ours]
+    assert older_same_seed not in draws_of(ours)
+
+
+def test_the_draws_table_gives_each_draws_figures_and_the_sentences_their_spread(tmp_path):
+    runs = [_cv_run(tmp_path, f"20990101-00000{i}-cv", seed, accuracy=accuracy)
+            for i, (seed, accuracy) in enumerate([(42, 0.97), (7, 0.99), (11, 1.0)])]
+    draws = draw_table(draws_of(runs[0]), "scrap_budget", 50.0, 1.0, 0.01, 0.1, 0.9)
+    assert list(draws["seed"]) == [7, 11, 42]
+    assert list(draws["accuracy at 0.5"]) == pytest.approx([0.99, 1.0, 0.97])
+    assert list(draws["photographs wrong at 0.5"]) == [1, 0, 3]
+    summary = {"run": runs[0].name}
+    text = draws_sentences(draws, summary)
+    assert "**Over 3 draws of this recipe** (seeds 7, 11, 42" in text and "the run above is seed 42" in text
+    assert "**97.00% to 100.00% (mean 98.67%)**" in text and "2 of 3 draws at 99% or more" in text
+    alone = draws_sentences(draws.iloc[:1], summary)
+    assert "One draw of this recipe so far" in alone and "`make cv SEED=8`" in alone
+
+
+def test_cv_refuses_a_negative_seed(capsys):
+    assert cv.main(["--seed", "-1"]) == 2 and "--seed must be 0 or more, got -1" in capsys.readouterr().err
 
 
 def test_a_cv_run_saved_before_a_setting_existed_matches_the_recipe_only_at_that_settings_old_value(tmp_path):
