@@ -157,8 +157,10 @@ def never_seen(model_run: Path, data_dir: str, rule: str, cost_missed_defect: fl
     oof, folds, summary = summarise_cv(fold_scores(run), rule, cost_missed_defect, cost_scrapped_good,
                                        scrap_budget, review_low, review_high)
     settings = json.loads((run / SETTINGS).read_text())
+    draws = draw_table(draws_of(run), rule, cost_missed_defect, cost_scrapped_good, scrap_budget, review_low,
+                       review_high)
     return oof, folds, {**summary, "run": run.name, "run dir": str(run), "views": settings["views"],
-                        "k": settings["k"],
+                        "k": settings["k"], "draws": draws.to_dict("records"),
                         "rule name": rule_name(rule, scrap_budget, cost_missed_defect, cost_scrapped_good),
                         "cost ratio": cost_missed_defect / cost_scrapped_good}
 

@@ -71,8 +71,19 @@ def never_seen_sentences(summary: dict | None) -> str:
         f"{summary['review_high']} sent to a person, {plural(summary['review'], 'part')} would go to review, "
         f"{plural(summary['shipped with review band'], 'defective part')} would still ship and "
         f"{plural(summary['scrapped with review band'], 'good part')} would be scrapped."
-        + photograph_sentence(summary)
+        + photograph_sentence(summary) + draws_range_sentence(summary)
     )
+
+
+def draws_range_sentence(summary: dict) -> str:
+    """The pooled accuracy's range over the summary's draws in a sentence, where there are several."""
+    accuracy = pd.DataFrame(summary.get("draws", []), columns=["accuracy at 0.5"])["accuracy at 0.5"]
+    if len(accuracy) < 2:
+        return ""
+    return (f" Over {len(accuracy)} draws of this recipe (each `make cv` seed trains on other folds from "
+            f"other first weights), between **{accuracy.min():.1%} and {accuracy.max():.1%}** of never-seen "
+            f"parts were judged right at 0.5 (mean {accuracy.mean():.1%}): one run is one draw from that "
+            "spread.")
 
 
 def rule_choice_sentences(rules: pd.DataFrame, summary: dict) -> str:
@@ -115,8 +126,9 @@ def photograph_sentence(summary: dict) -> str:
             "scrapped at the rule.")
 
 
-def draws_sentences(draws: pd.DataFrame, summary: dict) -> str:
-    """How far the never-seen figures move from one cv draw of the recipe to the next (draw_table)."""
+def draws_sentences(summary: dict) -> str:
+    """How far the never-seen figures move from one cv draw of the recipe to the next (its 'draws')."""
+    draws = pd.DataFrame(summary["draws"])
     seeds = ", ".join(str(seed) for seed in draws["seed"])
     if len(draws) < 2:
         other = int(draws["seed"].max()) + 1 if len(draws) else 1

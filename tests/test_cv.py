@@ -12,7 +12,13 @@ import pytest
 from lib import cv
 from lib.cv_results import cv_runs, draw_table, draws_of, never_seen, summarise_cv, weighed_rules
 from lib.evaluate import compare_rules, group_bootstrap_interval, rule_candidates
-from lib.narrative import draws_sentences, never_seen_sentences, photograph_sentence, rule_choice_sentences
+from lib.narrative import (
+    draws_range_sentence,
+    draws_sentences,
+    never_seen_sentences,
+    photograph_sentence,
+    rule_choice_sentences,
+)
 from lib.params import default_params, resolve_params
 from lib.splits import cv_folds
 from lib.train import recipe_of, save_recipe
@@ -90,6 +96,10 @@ def test_cv_scores_every_image_once_and_continues_after_an_interruption(tmp_path
     (seven,) = [other for other in (tmp_path / "out").glob("*-cv") if other != run]
     assert json.loads((seven / "cv.json").read_text())["recipe"]["seed"] == 7
     assert draws_of(run) == draws_of(seven) == [seven, run]
+    save_recipe(model_run, recipe_of(resolve_params(params)))  # seed 42's recipe again: both are its draws
+    *_, found = never_seen(model_run, str(casting_tree), "min_cost", 50.0, 1.0, 0.02, 0.1, 0.9)
+    assert [draw["seed"] for draw in found["draws"]] == [7, 42] and found["run"] == run.name
+    assert " Over 2 draws of this recipe" in never_seen_sentences(found)
 
 
 def _cv_run(outputs, name: str, seed: int, k: int = 5, finished: bool = True, accuracy: float = 1.0) -> Path:
@@ -131,12 +141,15 @@ def test_the_draws_table_gives_each_draws_figures_and_the_sentences_their_spread
     assert list(draws["seed"]) == [7, 11, 42]
     assert list(draws["accuracy at 0.5"]) == pytest.approx([0.99, 1.0, 0.97])
     assert list(draws["photographs wrong at 0.5"]) == [1, 0, 3]
-    summary = {"run": runs[0].name}
-    text = draws_sentences(draws, summary)
+    summary = {"run": runs[0].name, "draws": draws.to_dict("records")}
+    text = draws_sentences(summary)
     assert "**Over 3 draws of this recipe** (seeds 7, 11, 42" in text and "the run above is seed 42" in text
     assert "**97.00% to 100.00% (mean 98.67%)**" in text and "2 of 3 draws at 99% or more" in text
-    alone = draws_sentences(draws.iloc[:1], summary)
-    assert "One draw of this recipe so far" in alone and "`make cv SEED=8`" in alone
+    assert "between **97.0% and 100.0%**" in draws_range_sentence(summary)
+    alone = {**summary, "draws": summary["draws"][:1]}
+    assert "One draw of this recipe so far" in draws_sentences(alone)
+    assert "`make cv SEED=8`" in draws_sentences(alone)
+    assert draws_range_sentence(alone) == draws_range_sentence({}) == ""
 
 
 def test_cv_refuses_a_negative_seed(capsys):
