@@ -131,7 +131,7 @@ def draws_sentences(summary: dict) -> str:
     draws = pd.DataFrame(summary["draws"])
     seeds = ", ".join(str(seed) for seed in draws["seed"])
     if len(draws) < 2:
-        other = int(draws["seed"].max()) + 1 if len(draws) else 1
+        other = int(draws["seed"].max()) + 1
         return (f"**One draw of this recipe so far** (seed {seeds}), so how far its figure moves with other "
                 f"folds and other first weights is not measured here. `make cv SEED={other}` trains another "
                 f"draw (the same recipe, the folds and first weights of seed {other}); this table then shows "
