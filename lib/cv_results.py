@@ -17,13 +17,14 @@ from lib.config import RECIPE
 from lib.data import find_data_dir
 from lib.decision import add_verdicts
 from lib.evaluate import compare_rules, fold_figures, group_bootstrap_interval, rule_candidates, rule_name
-from lib.runs import data_fingerprint
+from lib.runs import data_fingerprint, write_whole
 from lib.settings import RECIPE_ADDED
 
 SETTINGS, SUMMARY, OOF, FOLDS, FOLD_SCORES = "cv.json", "cv_summary.json", "oof_predictions.csv", \
     "cv_folds.csv", "scores.csv"
 ROBUSTNESS = "cv_robustness.csv"  # chapter 6's changes on fold 1's held-out photos
 RULES = "cv_rules.csv"  # the threshold rules weighed on the folds' validation parts alone (compare_rules)
+NEVER_SEEN = "never_seen.json"  # in a report run: chapter 7's figures of its recipe's cv run and draws
 DRAW_COLUMNS = ["seed", "run", "accuracy at 0.5", "fold sd at 0.5", "photographs wrong at 0.5",
                 "defects shipped at rule", "good parts scrapped at rule", "good photographs scrapped at rule"]
 
@@ -163,6 +164,16 @@ def never_seen(model_run: Path, data_dir: str, rule: str, cost_missed_defect: fl
                         "k": settings["k"], "draws": draws.to_dict("records"),
                         "rule name": rule_name(rule, scrap_budget, cost_missed_defect, cost_scrapped_good),
                         "cost ratio": cost_missed_defect / cost_scrapped_good}
+
+
+def save_never_seen(model_run: Path, summary: dict | None) -> None:
+    """Write never_seen's summary (its draws with it) into the report run as NEVER_SEEN, for the summary page;
+    without one, remove an older file (the figure it held is no longer this recipe's)."""
+    target = Path(model_run) / NEVER_SEEN
+    if summary is None:
+        target.unlink(missing_ok=True)
+    else:
+        write_whole(target, json.dumps(summary, indent=2, default=float))
 
 
 def weighed_rules(run: Path, scrap_budget: float, cost_missed_defect: float, cost_scrapped_good: float

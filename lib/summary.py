@@ -1,9 +1,9 @@
 """What plant management reads first: the headline, the traffic lights, every mistake as a picture; HTML, PDF.
 
 Everything here is read from the run folder, as the chapters wrote it (test_predictions.csv and
-operating_point.json by chapter 4, robustness.csv by chapter 6, the thumbnails by chapter 5); a part not
-written yet is said to be missing, never guessed. The PDF and the screenshots are drawn by Chromium (the
-one the browser test uses; `make browser` installs it).
+operating_point.json by chapter 4, robustness.csv by chapter 6, the thumbnails by chapter 5, never_seen.json
+by chapter 7); a part not written yet is said to be missing, never guessed. The PDF and the screenshots are
+drawn by Chromium (the one the browser test uses; `make browser` installs it).
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from lib.cv_results import NEVER_SEEN
 from lib.decision import OPERATING_POINT, TEST_PREDICTIONS
 from lib.headline import (
+    cross_validation_sentence,
     headline_sentences,
     lights_rule,
     never_seen_headline,
@@ -59,6 +61,11 @@ def headline_html(run_dir: Path) -> str:
                 "scored.</p>")
     else:
         head = "<p><b>The verdicts are not written yet</b> (chapter 4 writes them).</p>"
+    if (run_dir / NEVER_SEEN).is_file():
+        head += f"<p><b>{cross_validation_sentence(json.loads((run_dir / NEVER_SEEN).read_text()))}</b></p>"
+    else:
+        head += ("<p>Parts never seen are not measured by cross-validation yet for this recipe "
+                 "(<code>make cv</code>; chapter 7 shows the figure).</p>")
     if changes.is_file():
         lights = (f"{traffic_light_html(traffic_lights(pd.read_csv(changes)))}"
                   f"<p><small>{html.escape(lights_rule())} Chapter 6 has the details.</small></p>")

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import audit, headline, plots, summary
+from lib import audit, cv_results, headline, plots, summary
 
 POINT = {"threshold": 0.3, "why": "the test rule", "review_low": 0.2, "review_high": 0.8}
 
@@ -100,6 +100,23 @@ def test_the_summary_is_one_light_file_with_the_headline_and_every_mistake_inlin
     assert "No test part fell in the review band." in page
     assert len(page.encode()) <= summary.MAX_SUMMARY_BYTES
     assert 'src="http' not in page and "src='http" not in page  # nothing to fetch
+
+
+def test_the_summary_gives_the_cross_validated_figure_with_its_range_over_draws_once_chapter_7_wrote_it(run):
+    assert "not measured by cross-validation yet" in summary.write_summary(run).read_text()
+    draws = [{"seed": seed, "accuracy at 0.5": accuracy}
+             for seed, accuracy in ((7, 0.991), (13, 0.979), (42, 0.9897))]
+    cv = {"parts": 7348, "accuracy at 0.5": 0.9897, "interval at 0.5": [0.9804, 0.9973], "run": "2099-cv",
+          "draws": draws}
+    cv_results.save_never_seen(run, cv)
+    page = summary.write_summary(run).read_text()
+    assert "every one of 7,348 photographs judged by a network that never saw it" in page
+    assert "99.0% right at a score of 0.5 (95% interval 98.0% to 99.7%" in page
+    assert "3 such runs gave 97.9% to 99.1% (mean 98.7%)" in page
+    cv_results.save_never_seen(run, {**cv, "draws": draws[2:]})  # this run alone: no range to give
+    assert "such runs" not in summary.write_summary(run).read_text()
+    cv_results.save_never_seen(run, None)  # no cv run of the recipe any more: the old figure goes
+    assert "not measured by cross-validation yet" in summary.write_summary(run).read_text()
 
 
 def test_a_summary_too_heavy_to_mail_is_refused_not_written(run, monkeypatch):
