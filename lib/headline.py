@@ -38,13 +38,13 @@ def cross_validation_sentence(cv: dict) -> str:
     """The never-seen figure of cross-validation, with its range over the recipe's draws (HTML-safe text)."""
     low, high = cv["interval at 0.5"]
     text = (f"Cross-validation, every one of {cv['parts']:,} photographs judged by a network that never saw "
-            f"it or any near-twin of it: {cv['accuracy at 0.5']:.1%} right at a score of 0.5 (95% interval "
+            f"it or any near-twin of it: {cv['accuracy at 0.5']:.2%} right at a score of 0.5 (95% interval "
             f"{low:.1%} to {high:.1%}; make cv run {cv['run']}).")
     accuracy = [draw["accuracy at 0.5"] for draw in cv.get("draws", [])]
     if len(accuracy) > 1:
         mean = sum(accuracy) / len(accuracy)
         text += (f" Trained again on other folds from other first weights, {len(accuracy)} such runs gave "
-                 f"{min(accuracy):.1%} to {max(accuracy):.1%} (mean {mean:.1%}): the figure moves that much "
+                 f"{min(accuracy):.2%} to {max(accuracy):.2%} (mean {mean:.2%}): the figure moves that much "
                  "with the training run alone.")
     return escape(text)
 

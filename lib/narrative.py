@@ -81,8 +81,8 @@ def draws_range_sentence(summary: dict) -> str:
     if len(accuracy) < 2:
         return ""
     return (f" Over {len(accuracy)} draws of this recipe (each `make cv` seed trains on other folds from "
-            f"other first weights), between **{accuracy.min():.1%} and {accuracy.max():.1%}** of never-seen "
-            f"parts were judged right at 0.5 (mean {accuracy.mean():.1%}): one run is one draw from that "
+            f"other first weights), between **{accuracy.min():.2%} and {accuracy.max():.2%}** of never-seen "
+            f"parts were judged right at 0.5 (mean {accuracy.mean():.2%}): one run is one draw from that "
             "spread.")
 
 

@@ -145,7 +145,7 @@ def test_the_draws_table_gives_each_draws_figures_and_the_sentences_their_spread
     text = draws_sentences(summary)
     assert "**Over 3 draws of this recipe** (seeds 7, 11, 42" in text and "the run above is seed 42" in text
     assert "**97.00% to 100.00% (mean 98.67%)**" in text and "2 of 3 draws at 99% or more" in text
-    assert "between **97.0% and 100.0%**" in draws_range_sentence(summary)
+    assert "between **97.00% and 100.00%** of never-seen parts" in draws_range_sentence(summary)
     alone = {**summary, "draws": summary["draws"][:1]}
     assert "One draw of this recipe so far" in draws_sentences(alone)
     assert "`make cv SEED=8`" in draws_sentences(alone)

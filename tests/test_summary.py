@@ -111,8 +111,8 @@ def test_the_summary_gives_the_cross_validated_figure_with_its_range_over_draws_
     cv_results.save_never_seen(run, cv)
     page = summary.write_summary(run).read_text()
     assert "every one of 7,348 photographs judged by a network that never saw it" in page
-    assert "99.0% right at a score of 0.5 (95% interval 98.0% to 99.7%" in page
-    assert "3 such runs gave 97.9% to 99.1% (mean 98.7%)" in page
+    assert "98.97% right at a score of 0.5 (95% interval 98.0% to 99.7%" in page  # not rounded up to 99.0%
+    assert "3 such runs gave 97.90% to 99.10% (mean 98.66%)" in page
     cv_results.save_never_seen(run, {**cv, "draws": draws[2:]})  # this run alone: no range to give
     assert "such runs" not in summary.write_summary(run).read_text()
     cv_results.save_never_seen(run, None)  # no cv run of the recipe any more: the old figure goes
