@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from lib import augment
 from lib.data import part_circles, scan_dataset
@@ -170,6 +171,24 @@ def test_a_camera_training_set_at_the_part_stage_is_one_set_of_batches_for_one_s
     assert one.shape == (6, 32, 32, 1) and 0 <= one.min() and one.max() <= 1
     assert np.array_equal(one, two)
     assert (one[:, 0, 0, 0] == np.float32(128 / 255)).all()  # the bench beyond the part: one grey
+
+
+def test_the_camera_pipeline_gives_the_same_epochs_without_autotuning_whose_iterators_stall_training():
+    rng = np.random.default_rng(1)
+    photos = np.stack([fake_part(rng, defect=bool(i % 2), size=300) for i in range(8)])
+    circles = part_circles(photos)
+
+    def pipeline() -> tf.data.Dataset:
+        return camera_dataset(photos, circles, np.arange(8) % 2, 4, 32, "part", {"gain": 0.4, "blur": 2.0}, 3)
+
+    plain, tuned_options = pipeline(), tf.data.Options()
+    assert plain.options().autotune.enabled is False
+    tuned_options.autotune.enabled = True
+    tuned = pipeline().with_options(tuned_options)  # autotuning back on: the batches must not change
+    epochs = [([b[0].numpy() for b in plain], [b[0].numpy() for b in tuned]) for _ in range(2)]
+    for without, tuned_batches in epochs:  # each epoch new changes and a new order, the same either way
+        assert len(without) == 2 and all(np.array_equal(a, b) for a, b in zip(without, tuned_batches))
+    assert not np.array_equal(epochs[0][0][0], epochs[1][0][0])
 
 
 def test_training_with_camera_changes_skips_photos_without_a_part_and_counts_the_rest(tmp_path):
