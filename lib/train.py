@@ -231,20 +231,12 @@ def camera_dataset(photos: np.ndarray, circles: list, labels: np.ndarray, batch_
     ds = ds.map(lambda x, y: (tf.reshape(tf.cast(x, tf.float32) / 255.0, (-1, size, size, 1)), y))
     if augment is not None:
         ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE).with_options(CAMERA_OPTIONS)
-
-
-def _camera_options() -> tf.data.Options:
-    """tf.data options without autotuning. With it, freeing an epoch's iterator of the camera pipeline took up
-    to 10 s in a quarter of the epochs, and no time without it; the batches are the same either way."""
+    # no tf.data autotuning: with it, freeing an epoch's iterator of this pipeline took up to 10 s in a
+    # quarter of the epochs; the batches are the same either way, and the default trained in 203 and 264 s
+    # without it, 278 s with it, in turns (2026-12-07, README "The networks, and how fast they train")
     options = tf.data.Options()
     options.autotune.enabled = False
-    return options
-
-
-# 2026-12-07: the default trained in 203 and 264 s without, 278 s with, in turns (README "The networks, and how
-# fast they train")
-CAMERA_OPTIONS = _camera_options()
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 def make_dataset(

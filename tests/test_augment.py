@@ -181,8 +181,9 @@ def test_the_camera_pipeline_gives_the_same_epochs_without_autotuning_whose_iter
     def pipeline() -> tf.data.Dataset:
         return camera_dataset(photos, circles, np.arange(8) % 2, 4, 32, "part", {"gain": 0.4, "blur": 2.0}, 3)
 
-    plain, tuned_options = pipeline(), tf.data.Options()
+    plain = pipeline()
     assert plain.options().autotune.enabled is False
+    tuned_options = tf.data.Options()
     tuned_options.autotune.enabled = True
     tuned = pipeline().with_options(tuned_options)  # autotuning back on: the batches must not change
     epochs = [([b[0].numpy() for b in plain], [b[0].numpy() for b in tuned]) for _ in range(2)]
