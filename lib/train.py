@@ -25,7 +25,7 @@ TRAIN_SUMMARY = "train_summary.json"
 PHOTO_PX = 300  # the most photo pixels a side kept for camera changes
 RECIPE_KEYS = ("seed", "subset", "val_fraction", "near_twin_cutoff", "image_size", "batch_size",
                "augmentation", "model_name", "width", "epochs", "learning_rate", "lr_schedule", "patience",
-               "precise_bn_batches", "input_stage", "ema_momentum")
+               "precise_bn_batches", "input_stage", "ema_momentum", "weight_decay")
 BACKUP_DIR = "train_backup"
 
 
@@ -56,14 +56,16 @@ def cosine_schedule(learning_rate: float, epochs: int, steps_per_epoch: int,
 
 
 def new_model(name: str, image_size: int, learning_rate: float, schedule: str, epochs: int,
-              steps_per_epoch: int, width: int = FAST_CNN_WIDTH, ema_momentum: float = 0.0) -> keras.Model:
+              steps_per_epoch: int, width: int = FAST_CNN_WIDTH, ema_momentum: float = 0.0,
+              weight_decay: float = 0.0) -> keras.Model:
     """Build and compile the named network (fast_cnn width channels wide) with a constant or cosine
-    learning rate (and a moving average of its weights when ema_momentum > 0)."""
+    learning rate (a moving average of its weights when ema_momentum > 0; weight_decay: Adam's, decoupled)."""
     if schedule not in ("constant", "cosine"):
         raise ValueError(f"unknown lr_schedule '{schedule}'; choose 'constant' or 'cosine'")
     rate = (cosine_schedule(learning_rate, epochs, steps_per_epoch) if schedule == "cosine"
             else learning_rate)
-    return compile_model(build_model(name, image_size, width), learning_rate=rate, ema_momentum=ema_momentum)
+    return compile_model(build_model(name, image_size, width), learning_rate=rate, ema_momentum=ema_momentum,
+                         weight_decay=weight_decay)
 
 
 class EpochClock(keras.callbacks.Callback):
@@ -303,12 +305,12 @@ def train_recipe(p: dict, out: Path, table: pd.DataFrame | None = None, budget_s
     estimate = None
     if budget_seconds is not None:
         trial = new_model(p["model_name"], p["image_size"], p["learning_rate"], "constant", 1, steps,
-                          p["width"], p["ema_momentum"])
+                          p["width"], p["ema_momentum"], p["weight_decay"])
         estimate = seconds_per_epoch(trial, train_ds, val_ds, steps, p["precise_bn_batches"])
         p = {**p, "epochs": epochs_within(budget_seconds, estimate)}
         set_seed(p["seed"])  # the trial drew random numbers: the first weights are as without a budget
     model = new_model(p["model_name"], p["image_size"], p["learning_rate"], p["lr_schedule"],
-                      p["epochs"], steps, p["width"], p["ema_momentum"])
+                      p["epochs"], steps, p["width"], p["ema_momentum"], p["weight_decay"])
     summary = fit_model(model, train_ds, val_ds, out, p["epochs"], p["patience"], p["verbose"],
                         precise_bn_batches=p["precise_bn_batches"])
     if estimate is not None:

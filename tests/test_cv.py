@@ -20,6 +20,7 @@ from lib.narrative import (
     rule_choice_sentences,
 )
 from lib.params import default_params, resolve_params
+from lib.settings import RECIPE_ADDED
 from lib.splits import cv_folds
 from lib.train import recipe_of, save_recipe
 
@@ -157,14 +158,15 @@ def test_cv_refuses_a_negative_seed(capsys):
 
 
 def test_a_cv_run_saved_before_a_setting_existed_matches_the_recipe_only_at_that_settings_old_value(tmp_path):
-    recipe = {**recipe_of(default_params()), "ema_momentum": 0.0}  # the moving average off, as it was then
-    older = {k: v for k, v in recipe.items() if k != "ema_momentum"}  # as saved before ema_momentum existed
+    recipe = {**recipe_of(default_params()), **RECIPE_ADDED}  # each added setting at the value runs had then
+    older = {k: v for k, v in recipe.items() if k not in RECIPE_ADDED}  # as saved before they existed
     run = tmp_path / "20990101-000000-cv"
     run.mkdir()
     (run / "cv.json").write_text(json.dumps({"recipe": older, "data_sha256": "abc"}))
     (run / "cv_summary.json").write_text("{}")
     assert cv_runs(tmp_path, recipe, "abc") == [run]
     assert cv_runs(tmp_path, {**recipe, "ema_momentum": 0.99}, "abc") == []
+    assert cv_runs(tmp_path, {**recipe, "weight_decay": 0.05}, "abc") == []
     assert cv_runs(tmp_path, recipe, "another data set") == []
 
 

@@ -101,6 +101,15 @@ def test_with_a_moving_average_the_averaged_weights_are_validated_and_kept(casti
     assert summary["best_val_loss"] != pytest.approx(plain["best_val_loss"], abs=1e-4)  # it did average
 
 
+@pytest.mark.parametrize("decay", [0.0, 0.5])
+def test_weight_decay_shrinks_each_weight_by_decay_times_the_learning_rate_at_each_step(decay):
+    model = train.new_model("fast_cnn", 32, 0.1, "constant", 1, 1, width=4, weight_decay=decay)
+    kernel = model.get_layer("defect").kernel
+    before = np.array(kernel)
+    model.optimizer.apply([np.zeros_like(before)], [kernel])  # no gradient: Adam moves nothing, decay alone
+    np.testing.assert_allclose(np.array(kernel), before * (1 - decay * 0.1), rtol=1e-6)
+
+
 class _Interrupt(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if epoch == 1:
