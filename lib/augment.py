@@ -10,7 +10,7 @@ from lib.part import Circle
 from lib.settings import AUGMENTATIONS_OFF
 
 OFF = AUGMENTATIONS_OFF  # every augmentation the parameters may name, and its value when off
-CAMERA = ("gain", "gamma", "blur", "noise", "jpeg", "shift", "scale", "turn")
+CAMERA = ("gain", "brighter", "gamma", "blur", "noise", "jpeg", "shift", "scale", "turn")
 CAMERA_CHANCE = 0.5  # each camera change is drawn for half of the photos
 # Strengths shown in the gallery, one panel per augmentation.
 GALLERY_STRENGTHS = {
@@ -25,6 +25,7 @@ GALLERY_STRENGTHS = {
     "brightness": [0.1, 0.25, 0.4, 0.6],
     "contrast": [0.1, 0.25, 0.5, 0.8],
     "gain": [0.15, 0.3, 0.45, 0.6],
+    "brighter": [0.1, 0.2, 0.3, 0.4],
     "gamma": [0.15, 0.3, 0.45, 0.6],
     "blur": [0.5, 1.0, 2.0, 3.0],
     "noise": [3.0, 6.0, 10.0, 15.0],
@@ -129,6 +130,8 @@ def camera_change_moving(photo: np.ndarray, circle: Circle | None, camera: dict,
         image = 255.0 * (np.clip(image, 0, 255) / 255.0) ** np.exp(rng.uniform(-1, 1) * camera["gamma"])
     if camera.get("gain"):
         image = image * (1 + rng.uniform(-1, 1) * camera["gain"])
+    if camera.get("brighter"):
+        image = image * (1 + rng.uniform(0, 1) * camera["brighter"])
     if camera.get("blur"):
         image = cv2.GaussianBlur(image, (0, 0), max(rng.uniform(0, camera["blur"]), 1e-3))
     if camera.get("noise"):

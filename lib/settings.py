@@ -18,6 +18,8 @@ AUGMENTATIONS_OFF = {
     # camera: changes to the photo as taken, made before the input stage (lib/part.py), as a lamp,
     # a lens or a camera would make them; every epoch draws new ones
     "gain": 0.0,             # light times a factor in [1 - gain, 1 + gain], highlights clipping at white
+    "brighter": 0.0,         # light times a factor in [1, 1 + brighter]: a brighter lamp only (the part
+                             # stage undoes a dimmer one), highlights clipping at white
     "gamma": 0.0,            # the camera's response: pixel ** exp(u), u in [-gamma, gamma]
     "blur": 0.0,             # Gaussian blur of sigma up to this many photo pixels
     "noise": 0.0,            # sensor noise of sd up to this many grey levels

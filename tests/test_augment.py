@@ -115,6 +115,7 @@ def _one_factor(before: np.ndarray, after: np.ndarray) -> bool:
 
 @pytest.mark.parametrize("name, strength, check", [
     ("gain", 0.6, lambda before, after: _one_factor(before, after)),
+    ("brighter", 0.4, lambda before, after: _one_factor(before, after) and (after >= before).all()),
     ("gamma", 0.6, lambda before, after: not np.array_equal(before, after)),
     ("blur", 3.0, lambda before, after: np.abs(np.diff(after.astype(float))).mean()
      < np.abs(np.diff(before.astype(float))).mean()),
