@@ -27,6 +27,9 @@ RULES = "cv_rules.csv"  # the threshold rules weighed on the folds' validation p
 NEVER_SEEN = "never_seen.json"  # in a report run: chapter 7's figures of its recipe's cv run and draws
 DRAW_COLUMNS = ["seed", "run", "accuracy at 0.5", "fold sd at 0.5", "photographs wrong at 0.5",
                 "defects shipped at rule", "good parts scrapped at rule", "good photographs scrapped at rule"]
+CHANGE_DRAW_COLUMNS = ["change", "strength", "draws", "mean accuracy at 0.5", "lowest", "highest",
+                       "draws at 95% or more", "draws at 98% or more", "most shipped by the line in a draw",
+                       "shipped by the line, all draws"]
 
 
 def _saved_settings(outputs: Path) -> list[tuple[Path, dict]]:
@@ -76,6 +79,26 @@ def draw_table(runs: list[Path], rule: str, cost_missed_defect: float, cost_scra
                      "good photographs scrapped at rule": s["good photographs scrapped at rule"]
                      / s["good photographs"]})
     return pd.DataFrame(rows, columns=DRAW_COLUMNS)
+
+
+def changes_over_draws(runs: list[Path]) -> pd.DataFrame:
+    """Chapter 6's changes on each draw's fold-1 held-out photos (ROBUSTNESS), per change and strength over
+    the draws that scored them: accuracy at 0.5 (mean, lowest, highest, how many draws reach 95% and 98%)
+    and the defects the line's verdicts would ship (CHANGE_DRAW_COLUMNS)."""
+    tables = [pd.read_csv(run / ROBUSTNESS) for run in runs if (run / ROBUSTNESS).is_file()]
+    if not tables:
+        return pd.DataFrame(columns=CHANGE_DRAW_COLUMNS)
+    grouped = pd.concat(tables, ignore_index=True).groupby(["change", "strength"], sort=False)
+    accuracy = grouped["accuracy at 0.5"]
+    shipped = grouped["shipped by the line"] if "shipped by the line" in tables[0] else None
+    table = pd.DataFrame({
+        "draws": accuracy.size(), "mean accuracy at 0.5": accuracy.mean(), "lowest": accuracy.min(),
+        "highest": accuracy.max(),
+        "draws at 95% or more": accuracy.apply(lambda a: int((a >= 0.95).sum())),
+        "draws at 98% or more": accuracy.apply(lambda a: int((a >= 0.98).sum())),
+        "most shipped by the line in a draw": shipped.max() if shipped is not None else float("nan"),
+        "shipped by the line, all draws": shipped.sum(min_count=1) if shipped is not None else float("nan")})
+    return table.reset_index()[CHANGE_DRAW_COLUMNS]
 
 
 def summarise_cv(scores: pd.DataFrame, rule: str, cost_missed_defect: float, cost_scrapped_good: float,
@@ -158,10 +181,12 @@ def never_seen(model_run: Path, data_dir: str, rule: str, cost_missed_defect: fl
     oof, folds, summary = summarise_cv(fold_scores(run), rule, cost_missed_defect, cost_scrapped_good,
                                        scrap_budget, review_low, review_high)
     settings = json.loads((run / SETTINGS).read_text())
-    draws = draw_table(draws_of(run), rule, cost_missed_defect, cost_scrapped_good, scrap_budget, review_low,
+    runs = draws_of(run)
+    draws = draw_table(runs, rule, cost_missed_defect, cost_scrapped_good, scrap_budget, review_low,
                        review_high)
     return oof, folds, {**summary, "run": run.name, "run dir": str(run), "views": settings["views"],
                         "k": settings["k"], "draws": draws.to_dict("records"),
+                        "changes over draws": changes_over_draws(runs).to_dict("records"),
                         "rule name": rule_name(rule, scrap_budget, cost_missed_defect, cost_scrapped_good),
                         "cost ratio": cost_missed_defect / cost_scrapped_good}
 

@@ -154,6 +154,32 @@ def draws_sentences(summary: dict) -> str:
             "above are one draw from this spread.")
 
 
+def changes_over_draws_sentences(summary: dict) -> str:
+    """What chapter 6's changes do to parts never seen over every draw of the recipe ('changes over
+    draws': fold 1 of each cv run): how many keep the unchanged level, the weakest, how often it holds."""
+    table = pd.DataFrame(summary.get("changes over draws", []))
+    if table.empty or not (table["change"] == "none").any():
+        return ("No draw of this recipe has scored chapter 6's changes yet: `make cv` scores them on "
+                "fold 1's held-out photos with every run.")
+    unchanged = table.loc[table["change"] == "none", "mean accuracy at 0.5"].iloc[0]
+    changed = table[table["change"] != "none"]
+    worst = changed.loc[changed["mean accuracy at 0.5"].idxmin()]
+    draws = int(worst["draws"])
+    near = int((unchanged - changed["mean accuracy at 0.5"] <= 0.01).sum())
+    text = (f"**Over {plural(draws, 'draw')}**, fold 1's held-out photos, each judged by a network that "
+            f"never saw it, are {unchanged:.2%} right at 0.5 as taken (the mean over the draws); under "
+            f"{near} of the {len(changed)} changes they stay within a point of that. The weakest is "
+            f"**{worst['change']} "
+            f"({worst['strength']:g})**: {worst['mean accuracy at 0.5']:.2%} on average "
+            f"({worst['lowest']:.2%} to {worst['highest']:.2%}), at 95% or more in "
+            f"{int(worst['draws at 95% or more'])} of {draws}.")
+    if pd.notna(worst["shipped by the line, all draws"]):
+        shipped = plural(int(worst["shipped by the line, all draws"]), "defect")
+        text += (f" Under it the line's verdicts would ship {shipped} over all draws (at most "
+                 f"{int(worst['most shipped by the line in a draw'])} in one).")
+    return text
+
+
 def backbone_sentences(table: pd.DataFrame | None, settings: dict | None, run: str = "") -> str:
     """Plain sentences on `make backbones`' study: which network is right most often on never-seen parts, by
     how much, at what inspection speed, and how many epochs each finished; or how to run it."""

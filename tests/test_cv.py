@@ -10,9 +10,18 @@ import pandas as pd
 import pytest
 
 from lib import cv
-from lib.cv_results import cv_runs, draw_table, draws_of, never_seen, summarise_cv, weighed_rules
+from lib.cv_results import (
+    changes_over_draws,
+    cv_runs,
+    draw_table,
+    draws_of,
+    never_seen,
+    summarise_cv,
+    weighed_rules,
+)
 from lib.evaluate import compare_rules, group_bootstrap_interval, rule_candidates
 from lib.narrative import (
+    changes_over_draws_sentences,
     draws_range_sentence,
     draws_sentences,
     never_seen_sentences,
@@ -100,6 +109,8 @@ def test_cv_scores_every_image_once_and_continues_after_an_interruption(tmp_path
     save_recipe(model_run, recipe_of(resolve_params(params)))  # seed 42's recipe again: both are its draws
     *_, found = never_seen(model_run, str(casting_tree), "min_cost", 50.0, 1.0, 0.02, 0.1, 0.9)
     assert [draw["seed"] for draw in found["draws"]] == [7, 42] and found["run"] == run.name
+    changes = [(row["change"], row["draws"]) for row in found["changes over draws"]]
+    assert changes[:2] == [("none", 2), ("darker", 2)]  # chapter 6's changes over both draws
     assert " Over 2 draws of this recipe" in never_seen_sentences(found)
 
 
@@ -151,6 +162,36 @@ def test_the_draws_table_gives_each_draws_figures_and_the_sentences_their_spread
     assert "One draw of this recipe so far" in draws_sentences(alone)
     assert "`make cv SEED=8`" in draws_sentences(alone)
     assert draws_range_sentence(alone) == draws_range_sentence({}) == ""
+
+
+def test_the_shop_floor_changes_are_summed_up_over_the_draws_and_the_sentence_names_the_weakest(tmp_path):
+    rows = {  # per draw: (accuracy at 0.5, shipped by the line) as taken, under light x1.4 and under blur 2
+        42: [(0.99, 0), (0.96, 1), (0.985, 0)], 7: [(0.98, 0), (0.93, 0), (0.97, 0)],
+        11: [(1.0, 0), (0.94, 2), (0.99, 1)]}
+    runs = []
+    for i, (seed, figures) in enumerate(rows.items()):
+        run = _cv_run(tmp_path, f"20990101-00000{i}-cv", seed)
+        pd.DataFrame({"change": ["none", "brighter", "blur"], "strength": [0.0, 0.4, 2.0],
+                      "accuracy at 0.5": [a for a, _ in figures],
+                      "shipped by the line": [s for _, s in figures]}).to_csv(run / "cv_robustness.csv",
+                                                                              index=False)
+        runs.append(run)
+    runs.append(_cv_run(tmp_path, "20990101-000009-cv", 13))  # a draw without the changes scored is left out
+    table = changes_over_draws(draws_of(runs[0])).set_index("change")
+    assert table.loc["brighter", "draws"] == 3 and table.loc["none", "draws"] == 3
+    assert table.loc["brighter", "mean accuracy at 0.5"] == pytest.approx(0.9433, abs=1e-4)
+    assert (table.loc["brighter", "lowest"], table.loc["brighter", "highest"]) == (0.93, 0.96)
+    assert table.loc["brighter", "draws at 95% or more"] == 1
+    assert table.loc["blur", "draws at 98% or more"] == 2
+    assert table.loc["brighter", "shipped by the line, all draws"] == 3
+    assert table.loc["brighter", "most shipped by the line in a draw"] == 2
+    text = changes_over_draws_sentences({"changes over draws": changes_over_draws(runs).to_dict("records")})
+    assert "**Over 3 draws**" in text and "are 99.00% right at 0.5 as taken" in text
+    assert "under 1 of the 2 changes they stay within a point" in text
+    assert "**brighter (0.4)**: 94.33% on average (93.00% to 96.00%), at 95% or more in 1 of 3" in text
+    assert "would ship 3 defects over all draws (at most 2 in one)" in text
+    assert "`make cv`" in changes_over_draws_sentences({"changes over draws": []})
+    assert changes_over_draws([runs[-1]]).empty
 
 
 def test_cv_refuses_a_negative_seed(capsys):
