@@ -88,9 +88,10 @@ def changes_over_draws(runs: list[Path]) -> pd.DataFrame:
     tables = [pd.read_csv(run / ROBUSTNESS) for run in runs if (run / ROBUSTNESS).is_file()]
     if not tables:
         return pd.DataFrame(columns=CHANGE_DRAW_COLUMNS)
-    grouped = pd.concat(tables, ignore_index=True).groupby(["change", "strength"], sort=False)
+    both = pd.concat(tables, ignore_index=True)  # a draw saved before the line's counts has none of them
+    grouped = both.groupby(["change", "strength"], sort=False)
     accuracy = grouped["accuracy at 0.5"]
-    shipped = grouped["shipped by the line"] if "shipped by the line" in tables[0] else None
+    shipped = grouped["shipped by the line"] if "shipped by the line" in both else None
     table = pd.DataFrame({
         "draws": accuracy.size(), "mean accuracy at 0.5": accuracy.mean(), "lowest": accuracy.min(),
         "highest": accuracy.max(),

@@ -168,9 +168,8 @@ def changes_over_draws_sentences(summary: dict) -> str:
     near = int((unchanged - changed["mean accuracy at 0.5"] <= 0.01).sum())
     text = (f"**Over {plural(draws, 'draw')}**, fold 1's held-out photos, each judged by a network that "
             f"never saw it, are {unchanged:.2%} right at 0.5 as taken (the mean over the draws); under "
-            f"{near} of the {len(changed)} changes they stay within a point of that. The weakest is "
-            f"**{worst['change']} "
-            f"({worst['strength']:g})**: {worst['mean accuracy at 0.5']:.2%} on average "
+            f"{near} of the {len(changed)} changes they lose at most a point of that. The weakest is "
+            f"**{worst['change']} ({worst['strength']:g})**: {worst['mean accuracy at 0.5']:.2%} on average "
             f"({worst['lowest']:.2%} to {worst['highest']:.2%}), at 95% or more in "
             f"{int(worst['draws at 95% or more'])} of {draws}.")
     if pd.notna(worst["shipped by the line, all draws"]):
