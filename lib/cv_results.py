@@ -88,17 +88,18 @@ def changes_over_draws(runs: list[Path]) -> pd.DataFrame:
     tables = [pd.read_csv(run / ROBUSTNESS) for run in runs if (run / ROBUSTNESS).is_file()]
     if not tables:
         return pd.DataFrame(columns=CHANGE_DRAW_COLUMNS)
-    both = pd.concat(tables, ignore_index=True)  # a draw saved before the line's counts has none of them
+    both = pd.concat(tables, ignore_index=True)  # a draw saved before the line's counts has NaN for them
+    if "shipped by the line" not in both:  # every draw was
+        both["shipped by the line"] = float("nan")
     grouped = both.groupby(["change", "strength"], sort=False)
-    accuracy = grouped["accuracy at 0.5"]
-    shipped = grouped["shipped by the line"] if "shipped by the line" in both else None
+    accuracy, shipped = grouped["accuracy at 0.5"], grouped["shipped by the line"]
     table = pd.DataFrame({
         "draws": accuracy.size(), "mean accuracy at 0.5": accuracy.mean(), "lowest": accuracy.min(),
         "highest": accuracy.max(),
         "draws at 95% or more": accuracy.apply(lambda a: int((a >= 0.95).sum())),
         "draws at 98% or more": accuracy.apply(lambda a: int((a >= 0.98).sum())),
-        "most shipped by the line in a draw": shipped.max() if shipped is not None else float("nan"),
-        "shipped by the line, all draws": shipped.sum(min_count=1) if shipped is not None else float("nan")})
+        "most shipped by the line in a draw": shipped.max(),
+        "shipped by the line, all draws": shipped.sum(min_count=1)})
     return table.reset_index()[CHANGE_DRAW_COLUMNS]
 
 
