@@ -33,6 +33,7 @@ GALLERY_STRENGTHS = {
     "shift": [0.02, 0.04, 0.06, 0.1],
     "scale": [0.03, 0.06, 0.1, 0.15],
     "turn": [10.0, 22.5, 45.0, 180.0],
+    "mixup": [0.2, 0.4, 1.0, 4.0],
 }
 
 
@@ -144,6 +145,33 @@ def camera_change_moving(photo: np.ndarray, circle: Circle | None, camera: dict,
     return out, circle
 
 
+def mix_pairs(alpha: float, seed: int = 0):
+    """MixUp on (images, labels) batches: each image and its label blended with another of the batch's by
+    a weight from Beta(alpha, alpha) (keras.layers.MixUp; labels of shape (N,) kept so)."""
+    layer = keras.layers.MixUp(alpha=alpha, seed=seed + 8)
+
+    def mix(images, labels):
+        mixed = layer({"images": images, "labels": keras.ops.reshape(labels, (-1, 1))}, training=True)
+        return mixed["images"], keras.ops.reshape(mixed["labels"], (-1,))
+    return mix
+
+
+class MixWithHalfTurn:
+    """MixUp as the gallery can show it with one photo: the image blended with its own half turn (in training,
+    another photo of the batch), keeping the larger share of a weight from Beta(alpha, alpha)."""
+
+    def __init__(self, alpha: float, seed: int = 0):
+        self.alpha, self.rng = alpha, np.random.default_rng(seed)
+
+    def __call__(self, images, training: bool = True) -> np.ndarray:
+        images = np.asarray(images, np.float32)
+        if not training:
+            return images
+        weight = self.rng.beta(self.alpha, self.alpha)
+        weight = max(weight, 1 - weight)
+        return weight * images + (1 - weight) * images[:, ::-1, ::-1]
+
+
 class CameraChange:
     """A camera change as the gallery calls augmentations: [0, 1] image batches in, changed batches out."""
 
@@ -162,10 +190,18 @@ def build_augmentation(config: dict, seed: int = 0) -> keras.Sequential | None:
     return keras.Sequential(layers, name="augmentation") if layers else None
 
 
-def gallery_panels(config: dict, seed: int = 0) -> dict[str, list[tuple[str, keras.Sequential]]]:
+def one_augmentation(name: str, strength, seed: int = 0):
+    """A callable on [0, 1] batches doing only the named augmentation at this strength (the gallery's)."""
+    if name in CAMERA:
+        return CameraChange({name: strength}, seed)
+    if name == "mixup":
+        return MixWithHalfTurn(strength, seed)
+    return build_augmentation({name: strength}, seed)
+
+
+def gallery_panels(config: dict, seed: int = 0) -> dict[str, list[tuple[str, object]]]:
     """For every augmentation: (label, a callable doing only it) per strength; '(off)' if unused."""
     used = check_augmentation(config)
     return {name: [(f"{name}={s}" + ("" if used[name] != OFF[name] else " (off)"),
-                    CameraChange({name: s}, seed) if name in CAMERA else build_augmentation({name: s}, seed))
-                   for s in strengths]
+                    one_augmentation(name, s, seed)) for s in strengths]
             for name, strengths in GALLERY_STRENGTHS.items()}

@@ -27,6 +27,11 @@ AUGMENTATIONS_OFF = {
     "shift": 0.0,            # the part moved by up to this fraction of the frame
     "scale": 0.0,            # the part nearer or farther by up to this fraction
     "turn": 0.0,             # the part turned on the bench by up to this many degrees either way
+    # batch: made on the network's input, after the above
+    "mixup": 0.0,            # each image blended with another of its batch, and its label likewise, by a
+                             # weight from Beta(mixup, mixup) (keras.layers.MixUp); 0: off. With it on, the
+                             # training batches' accuracy and recall (chapter 3) are against blended labels
+                             # and read low; validation's are not blended
 }
 
 # settings added to a run's recipe after runs were saved, with the value those runs were trained with (a cv

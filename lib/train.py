@@ -12,7 +12,7 @@ import pandas as pd
 import tensorflow as tf
 
 from lib import part
-from lib.augment import build_augmentation, camera_change_moving, camera_config
+from lib.augment import build_augmentation, camera_change_moving, camera_config, check_augmentation, mix_pairs
 from lib.config import BEST_MODEL, RECIPE
 from lib.data import load_images, load_photos_with_parts, network_input
 from lib.models import FAST_CNN_WIDTH, build_model, compile_model, load_model
@@ -204,10 +204,16 @@ def training_dataset(rows: pd.DataFrame, image_size: int, batch_size: int, augme
             circles = [None] * len(photos)
         dataset = camera_dataset(photos, circles, kept["label"].to_numpy(), batch_size, image_size, stage,
                                  camera, seed, build_augmentation(augmentation, seed))
-        return dataset, len(photos)
-    images, kept = load_images(rows, image_size, stage=stage)
-    return make_dataset(images, kept["label"].to_numpy(), batch_size, shuffle=True, seed=seed,
-                        augment=build_augmentation(augmentation, seed)), len(images)
+        count = len(photos)
+    else:
+        images, kept = load_images(rows, image_size, stage=stage)
+        dataset = make_dataset(images, kept["label"].to_numpy(), batch_size, shuffle=True, seed=seed,
+                               augment=build_augmentation(augmentation, seed))
+        count = len(images)
+    alpha = check_augmentation(augmentation)["mixup"]
+    if alpha:  # pairs blended last, on the network's input; batch norm is re-measured on such batches too
+        dataset = dataset.map(mix_pairs(alpha, seed), num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+    return dataset, count
 
 
 def camera_dataset(photos: np.ndarray, circles: list, labels: np.ndarray, batch_size: int, size: int,

@@ -219,3 +219,39 @@ def test_a_camera_turn_turns_the_part_about_its_own_centre_so_its_circle_stays_p
         turned += not np.array_equal(changed, photo)
     assert turned >= 3  # about half of the draws turn the photo
 
+
+
+def _blended_by_one_weight(value: float, label: float, own: int, values: np.ndarray,
+                           labels: np.ndarray) -> bool:
+    """Whether (value, label) is image own's and another's (value, label) blended by one weight in [0, 1]."""
+    for other in range(len(values)):
+        if values[other] == values[own]:
+            if abs(value - values[own]) < 1e-6 and abs(label - labels[own]) < 1e-5:
+                return True  # blended with itself: unchanged
+            continue
+        weight = (value - values[other]) / (values[own] - values[other])
+        blended_label = weight * labels[own] + (1 - weight) * labels[other]
+        if -1e-6 <= weight <= 1 + 1e-6 and abs(blended_label - label) < 1e-5:
+            return True
+    return False
+
+
+def test_mixup_blends_each_image_and_its_label_with_one_other_of_the_batch_by_the_same_weight():
+    values, labels = np.array([0.0, 0.2, 0.6, 1.0], np.float32), np.array([0.0, 0.0, 1.0, 1.0], np.float32)
+    images = np.broadcast_to(values[:, None, None, None], (4, SIZE, SIZE, 1)).copy()
+    mixed, mixed_labels = augment.mix_pairs(1.0, seed=3)(tf.constant(images), tf.constant(labels))
+    mixed, mixed_labels = np.asarray(mixed), np.asarray(mixed_labels)
+    assert mixed.shape == images.shape and mixed_labels.shape == (4,)
+    assert all(np.ptp(image) < 1e-6 for image in mixed)  # a blend of two flat images is flat
+    assert all(_blended_by_one_weight(float(image[0, 0, 0]), float(label), own, values, labels)
+               for own, (image, label) in enumerate(zip(mixed, mixed_labels)))
+    assert not np.allclose(mixed, images)  # Beta(1, 1) weights: some image is blended
+
+
+def test_a_training_set_with_mixup_gives_blended_labels_between_zero_and_one(tmp_path):
+    root = write_casting_tree(tmp_path / "casting_data", {"train": 4}, size=300)
+    rows = scan_dataset(root, ("train",))
+    dataset, count = training_dataset(rows, 32, 8, {"rot90": True, "gain": 0.4, "mixup": 1.0}, 0, "part")
+    x, y = next(iter(dataset))
+    assert count == 8 and x.shape == (8, 32, 32, 1) and y.shape == (8,)
+    assert ((y.numpy() > 0.01) & (y.numpy() < 0.99)).any() and ((y.numpy() >= 0) & (y.numpy() <= 1)).all()
