@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import keras
 import numpy as np
@@ -145,7 +147,7 @@ def camera_change_moving(photo: np.ndarray, circle: Circle | None, camera: dict,
     return out, circle
 
 
-def mix_pairs(alpha: float, seed: int = 0):
+def mix_pairs(alpha: float, seed: int = 0) -> Callable:
     """MixUp on (images, labels) batches: each image and its label blended with another of the batch's by
     a weight from Beta(alpha, alpha) (keras.layers.MixUp; labels of shape (N,) kept so)."""
     layer = keras.layers.MixUp(alpha=alpha, seed=seed + 8)
@@ -190,7 +192,7 @@ def build_augmentation(config: dict, seed: int = 0) -> keras.Sequential | None:
     return keras.Sequential(layers, name="augmentation") if layers else None
 
 
-def one_augmentation(name: str, strength, seed: int = 0):
+def one_augmentation(name: str, strength: float | bool, seed: int = 0) -> object:
     """A callable on [0, 1] batches doing only the named augmentation at this strength (the gallery's)."""
     if name in CAMERA:
         return CameraChange({name: strength}, seed)

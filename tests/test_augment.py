@@ -220,7 +220,6 @@ def test_a_camera_turn_turns_the_part_about_its_own_centre_so_its_circle_stays_p
     assert turned >= 3  # about half of the draws turn the photo
 
 
-
 def _blended_by_one_weight(value: float, label: float, own: int, values: np.ndarray,
                            labels: np.ndarray) -> bool:
     """Whether (value, label) is image own's and another's (value, label) blended by one weight in [0, 1]."""
