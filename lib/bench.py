@@ -20,7 +20,7 @@ from lib.params import ParamsError, resolve_params
 from lib.runs import new_run_dir
 from lib.runtime import LitePredictor, inspection_costs, inspection_speed, is_sure, score_files
 from lib.scoring import fast_predictor
-from lib.train import HISTORY_CSV, train_recipe
+from lib.train import HISTORY_CSV, first_network_dir, train_recipe
 
 
 def bench_one(p: dict, out: Path) -> tuple[dict, pd.DataFrame]:
@@ -49,7 +49,7 @@ def bench_one(p: dict, out: Path) -> tuple[dict, pd.DataFrame]:
                                                                    stage).items()}}
     if p["test_time_views"] == 8:
         row.update(sure_part_shortcut(predict, size, paths, stage, scores))
-    return row, pd.read_csv(out / HISTORY_CSV)
+    return row, pd.read_csv(first_network_dir(out, p["networks"]) / HISTORY_CSV)
 
 
 def sure_part_shortcut(predict: LitePredictor, size: int, paths: list[str], stage: str, scores: np.ndarray

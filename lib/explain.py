@@ -8,11 +8,16 @@ import numpy as np
 import tensorflow as tf
 
 from lib.data import decode_image, network_input, resize_image
-from lib.models import last_conv_layer
+from lib.models import last_conv_layer, members_of
 
 
 def grad_cam(model: keras.Model, image: np.ndarray, layer_name: str | None = None) -> np.ndarray:
-    """Grad-CAM of the defect score for one (H, W) uint8 image: an (H, W) map with values in [0, 1]."""
+    """Grad-CAM of the defect score for one (H, W) uint8 image: an (H, W) map with values in [0, 1] (for the
+    mean of several networks, models.averaged, the mean of their maps)."""
+    members = members_of(model)
+    if len(members) > 1:
+        cam = np.mean([grad_cam(member, image, layer_name) for member in members], axis=0)
+        return (cam / cam.max() if cam.max() > 0 else cam).astype(np.float32)
     layer = model.get_layer(layer_name or last_conv_layer(model))
     probe = keras.Model(model.inputs, [layer.output, model.outputs[0]])
     x = tf.convert_to_tensor(image[None, ..., None].astype(np.float32) / 255.0)

@@ -127,6 +127,20 @@ def compile_model(model: keras.Model, learning_rate: float | keras.optimizers.sc
     return model
 
 
+def averaged(members: list[keras.Model], name: str = "networks") -> keras.Model:
+    """One model whose score is the mean of the members' scores, each member whole inside it as network_1,
+    network_2, ... (their layers shared, not copied; one name twice is not allowed in a model)."""
+    inputs = keras.Input(members[0].input_shape[1:])
+    named = [keras.Model(m.inputs, m.outputs[0], name=f"network_{n}") for n, m in enumerate(members, 1)]
+    return keras.Model(inputs, layers.Average(name="mean_score")([m(inputs) for m in named]), name=name)
+
+
+def members_of(model: keras.Model) -> list[keras.Model]:
+    """The networks whose scores a model averages (models.averaged), or the model itself when it is one."""
+    inner = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    return inner if inner and isinstance(model.layers[-1], layers.Average) else [model]
+
+
 def last_conv_layer(model: keras.Model) -> str:
     """Name of the last layer with a 4-D (spatial) output, for Grad-CAM."""
     for layer in reversed(model.layers):

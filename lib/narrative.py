@@ -38,13 +38,25 @@ def management_summary(test: pd.DataFrame, point: dict) -> str:
 
 
 def why_stopped(summary: dict, patience: int, epochs: int) -> str:
-    """One sentence on the best epoch and why training ended."""
+    """One sentence on the best epoch and why training ended (several networks: each's, and their mean's)."""
+    if "members" in summary:
+        each = "; ".join(f"{'N' if n == 1 else 'n'}etwork {n}: {_stopped_words(m, patience, epochs)}"
+                         for n, m in enumerate(summary["members"], 1))
+        return (f"{each}. The mean of their {summary['networks']} scores, the run's network: validation loss "
+                f"{summary['best_val_loss']:.4f}, accuracy {summary['best_val_accuracy']:.2%}; "
+                f"{summary['train_seconds']:.0f} s of training in all.")
+    words = _stopped_words(summary, patience, epochs)
+    return f"{words[0].upper()}{words[1:]}."
+
+
+def _stopped_words(summary: dict, patience: int, epochs: int) -> str:
+    """best epoch b of n (validation loss, accuracy); training stopped early or ran all, in s of wall time."""
     reason = (f"stopped early: validation loss had not improved for {patience} epochs"
               if summary["stopped_early"] else f"ran all {epochs} epochs")
-    return (f"Best epoch {summary['best_epoch']} of {summary['epochs_run']} "
+    return (f"best epoch {summary['best_epoch']} of {summary['epochs_run']} "
             f"(validation loss {summary['best_val_loss']:.4f}, accuracy "
             f"{summary['best_val_accuracy']:.2%}); training {reason}, in "
-            f"{summary['train_seconds']:.0f} s of wall time.")
+            f"{summary['train_seconds']:.0f} s of wall time")
 
 
 def never_seen_sentences(summary: dict | None) -> str:

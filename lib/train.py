@@ -15,7 +15,7 @@ from lib import part
 from lib.augment import build_augmentation, camera_change_moving, camera_config, check_augmentation, mix_pairs
 from lib.config import BEST_MODEL, RECIPE
 from lib.data import load_images, load_photos_with_parts, network_input
-from lib.models import FAST_CNN_WIDTH, build_model, compile_model, load_model
+from lib.models import FAST_CNN_WIDTH, averaged, build_model, compile_model, load_model
 from lib.progress import step
 from lib.splits import load_table
 
@@ -25,7 +25,7 @@ TRAIN_SUMMARY = "train_summary.json"
 PHOTO_PX = 300  # the most photo pixels a side kept for camera changes
 RECIPE_KEYS = ("seed", "subset", "val_fraction", "near_twin_cutoff", "image_size", "batch_size",
                "augmentation", "model_name", "width", "epochs", "learning_rate", "lr_schedule", "patience",
-               "precise_bn_batches", "input_stage", "ema_momentum", "weight_decay")
+               "precise_bn_batches", "input_stage", "ema_momentum", "weight_decay", "networks")
 BACKUP_DIR = "train_backup"
 
 
@@ -300,12 +300,57 @@ def train_recipe(p: dict, out: Path, table: pd.DataFrame | None = None, budget_s
 
     The split table is built from the params unless one is given (cross-validation gives its folds). With a
     wall-time budget, the epochs are as many as a trial of a few batches (not counted as training) says fit
-    in it, at least one, in place of the recipe's, and the cosine schedule is laid over them.
+    in it, at least one, in place of the recipe's, and the cosine schedule is laid over them. With networks
+    above 1, each network trains in out/network-<n>/ (the first exactly as a lone one would, the others with
+    seeds MEMBER_SEED_STEP apart; one finished before an interruption is kept), the budget shared among them,
+    and out/best.keras is their mean (models.averaged).
     """
     set_seed(p["seed"])
     if table is None:
         table = load_table(p["data_dir"] or None, p["val_fraction"], p["seed"], p["subset"], p["split"],
                            p["test_fraction"], p["near_twin_cutoff"])
+    share = None if budget_seconds is None else budget_seconds / p["networks"]
+    several = p["networks"] > 1
+    summary = train_network(p, first_network_dir(out, p["networks"]), table, share, done_kept=several)
+    summary = more_networks(out, summary, table, p, share) if several else summary
+    save_recipe(out, recipe_of(p))
+    return load_model(out), table, summary
+
+
+MEMBER_SEED_STEP = 1000  # the n-th of several networks trains with the recipe's seed + (n - 1) x this
+
+
+def member_seed(seed: int, number: int) -> int:
+    """The seed of the number-th (from 1) of a recipe's networks: the first has the recipe's own."""
+    return seed + (number - 1) * MEMBER_SEED_STEP
+
+
+def member_dir(out: str | Path, number: int) -> Path:
+    """Where the number-th (from 1) of a run's several networks trains: out/network-<number>/."""
+    return Path(out) / f"network-{number}"
+
+
+def first_network_dir(out: str | Path, networks: int) -> Path:
+    """Where a run's first (or only) network trains, its history.csv with it: out/, or out/network-1/."""
+    return Path(out) if networks == 1 else member_dir(out, 1)
+
+
+def more_networks(out: Path, first: dict, table: pd.DataFrame, p: dict, budget_seconds: float | None = None
+                  ) -> dict:
+    """Train the recipe p's networks after the first (whose summary is given) into out/network-<n>/, each
+    with its own seed (a finished one kept), and save their mean as out/best.keras; the mean's summary."""
+    summaries = [first] + [train_network({**p, "seed": member_seed(p["seed"], n)}, member_dir(out, n), table,
+                                         budget_seconds, done_kept=True) for n in range(2, p["networks"] + 1)]
+    return save_averaged(out, summaries, table, p)
+
+
+def train_network(p: dict, out: Path, table: pd.DataFrame, budget_seconds: float | None = None,
+                  done_kept: bool = False) -> dict:
+    """Train one network of the recipe p (its seed: first weights, augmentation, batch order) on the split
+    table into out/; its summary. done_kept: a network whose summary is there already is kept, not trained."""
+    if done_kept and (Path(out) / TRAIN_SUMMARY).is_file():
+        return json.loads((Path(out) / TRAIN_SUMMARY).read_text())
+    set_seed(p["seed"])
     train_ds, val_ds, steps = training_datasets(table, p["image_size"], p["batch_size"],
                                                 p["augmentation"], p["seed"], p["input_stage"])
     estimate = None
@@ -322,8 +367,35 @@ def train_recipe(p: dict, out: Path, table: pd.DataFrame | None = None, budget_s
     if estimate is not None:
         summary = {**summary, "epoch_seconds_estimated": estimate, "budget_seconds": budget_seconds}
         (Path(out) / TRAIN_SUMMARY).write_text(json.dumps(summary, indent=2))
-    save_recipe(out, recipe_of(p))
-    return load_model(out), table, summary
+    return summary
+
+
+def save_averaged(out: Path, summaries: list[dict], table: pd.DataFrame, p: dict) -> dict:
+    """Save the mean of the run's networks (out/network-<n>/) as out/best.keras, measured on the validation
+    split; its summary (the members' epochs, their training seconds summed, the mean's validation figures)."""
+    model = averaged([load_model(member_dir(out, number)) for number in range(1, len(summaries) + 1)])
+    val_images, val_table = load_images(table[table["split"] == "val"], p["image_size"],
+                                        stage=p["input_stage"])
+    labels = val_table["label"].to_numpy().astype("float32")
+    scores = model.predict(make_dataset(val_images, labels, p["batch_size"]), verbose=0)[:, 0]
+    val_loss = float(keras.ops.mean(keras.losses.binary_crossentropy(labels[:, None], scores[:, None])))
+    partial = Path(out) / f"partial-{BEST_MODEL}"
+    model.save(partial)
+    partial.replace(Path(out) / BEST_MODEL)  # whole or not at all
+    first = summaries[0]
+    summary = {
+        "networks": len(summaries),
+        "epochs_run": first["epochs_run"],
+        "best_epoch": first["best_epoch"],
+        "best_val_loss": val_loss,
+        "best_val_accuracy": float(np.mean((scores >= 0.5) == (labels == 1))),
+        "train_seconds": float(sum(s["train_seconds"] for s in summaries)),
+        "stopped_early": any(s["stopped_early"] for s in summaries),
+        "model_path": str(Path(out) / BEST_MODEL),
+        "members": summaries,
+    }
+    (Path(out) / TRAIN_SUMMARY).write_text(json.dumps(summary, indent=2))
+    return summary
 
 
 def recipe_of(params: dict) -> dict:

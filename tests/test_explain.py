@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from lib.explain import grad_cam
+from lib.models import averaged, build_model
 from lib.train import set_seed
 
 
@@ -40,3 +41,15 @@ def test_grad_cam_is_image_sized_in_unit_range_and_peaks_on_the_spot():
         r, c = spots[i]
         hits += cam[r:r + 4, c:c + 4].max() == cam.max() or cam[r:r + 4, c:c + 4].mean() > 0.5
     assert hits >= 8
+
+
+def test_grad_cam_of_averaged_networks_is_the_mean_of_their_maps_scaled_to_one():
+    set_seed(2)  # first weights under which both untrained networks have a map (with others one may be all 0)
+    members = [build_model("fast_cnn", 32, width=4) for _ in range(2)]
+    image = np.random.default_rng(3).integers(0, 255, (32, 32)).astype(np.uint8)
+    each = [grad_cam(m, image) for m in members]
+    assert all(e.max() == 1.0 for e in each) and not np.allclose(*each)
+    mean = np.mean(each, axis=0)
+    cam = grad_cam(averaged(members), image)
+    assert cam.shape == (32, 32) and cam.max() == 1.0
+    assert np.allclose(cam, mean / mean.max(), atol=1e-6)

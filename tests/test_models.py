@@ -10,7 +10,8 @@ import pytest
 
 from lib import train
 from lib.data import load_images, scan_dataset
-from lib.models import BACKBONES, FAST_CNN_WIDTH, MODELS, build_model, load_model
+from lib.models import BACKBONES, FAST_CNN_WIDTH, MODELS, averaged, build_model, load_model, members_of
+from lib.narrative import why_stopped
 from lib.params import default_params
 from lib.train import make_dataset
 
@@ -158,3 +159,55 @@ def test_precise_batch_norm_measures_statistics_for_the_current_weights(name):
     assert measured < 0.05 * lagging
     assert {layer.momentum for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)} \
         == {0.9 if name == "fast_cnn" else 0.999}  # each layer's own momentum back for training
+
+
+def test_averaged_networks_score_the_mean_of_their_scores_and_are_saved_and_loaded_whole(tmp_path):
+    members = [build_model("fast_cnn", 32, width=4) for _ in range(2)]
+    images = np.random.default_rng(1).random((5, 32, 32, 1)).astype("float32")
+    each = [m.predict(images, verbose=0) for m in members]
+    assert not np.allclose(*each)  # two networks, two first weights
+    mean = averaged(members)
+    assert np.allclose(mean.predict(images, verbose=0), (each[0] + each[1]) / 2, atol=1e-6)
+    mean.save(tmp_path / "best.keras")
+    loaded = load_model(tmp_path)
+    assert np.allclose(loaded.predict(images, verbose=0), (each[0] + each[1]) / 2, atol=1e-6)
+    assert [m.name for m in members_of(loaded)] == ["network_1", "network_2"]
+    assert members_of(members[0]) == [members[0]]  # a lone network is its own one member
+
+
+def _recipe(tree, **changes):
+    return {**default_params(), "data_dir": str(tree), "image_size": 32, "batch_size": 8, "epochs": 1,
+            "verbose": 0, "augmentation": {"horizontal_flip": True}, "width": 4, "precise_bn_batches": 2,
+            **changes}
+
+
+def test_two_networks_train_with_their_own_seeds_and_the_run_keeps_their_mean(casting_tree, tmp_path):
+    model, table, summary = train.train_recipe(_recipe(casting_tree, networks=2), tmp_path / "two")
+    first = load_model(tmp_path / "two" / "network-1")
+    lone, _, _ = train.train_recipe(_recipe(casting_tree), tmp_path / "one", table=table)
+    images = np.random.default_rng(2).random((4, 32, 32, 1)).astype("float32")
+    # the first is the lone network of the recipe, to the bit; the second has its own seed
+    assert np.array_equal(first.predict(images, verbose=0), lone.predict(images, verbose=0))
+    second = load_model(tmp_path / "two" / "network-2")
+    assert not np.allclose(first.predict(images, verbose=0), second.predict(images, verbose=0))
+    both = (first.predict(images, verbose=0) + second.predict(images, verbose=0)) / 2
+    assert np.allclose(model.predict(images, verbose=0), both, atol=1e-6)
+    assert summary["networks"] == 2 and len(summary["members"]) == 2
+    assert summary["train_seconds"] == pytest.approx(sum(m["train_seconds"] for m in summary["members"]))
+    assert json.loads((tmp_path / "two" / "recipe.json").read_text())["networks"] == 2
+    # run again (as after an interruption): the finished networks are kept, not trained again
+    kept = (tmp_path / "two" / "network-2" / "best.keras").stat().st_mtime_ns
+    train.train_recipe(_recipe(casting_tree, networks=2), tmp_path / "two", table=table)
+    assert (tmp_path / "two" / "network-2" / "best.keras").stat().st_mtime_ns == kept
+
+
+def test_the_chapter_sentence_names_each_networks_training_and_their_means_validation():
+    member = {"best_epoch": 3, "epochs_run": 4, "best_val_loss": 0.2, "best_val_accuracy": 0.9,
+              "train_seconds": 10.0, "stopped_early": False}
+    assert why_stopped(member, 5, 4).startswith("Best epoch 3 of 4 (validation loss 0.2000, accuracy 90.00%)")
+    both = {"networks": 2, "members": [member, {**member, "best_epoch": 4}], "best_val_loss": 0.1,
+            "best_val_accuracy": 0.95, "train_seconds": 20.0}
+    text = why_stopped(both, 5, 4)
+    assert text.startswith("Network 1: best epoch 3 of 4") and "; network 2: best epoch 4 of 4" in text
+    assert "mean of their 2 scores" in text and "accuracy 95.00%" in text
+    assert "20 s of training in all" in text
