@@ -105,7 +105,8 @@ def declared_parameters(notebooks: Iterable[str | Path]) -> dict[str, dict]:
 
 def validate_params(params: dict, declared: dict[str, dict], source: str | Path) -> None:
     """Raise ParamsError naming the key and file for an unknown key, a value of the wrong type or out of
-    its range (lib/settings.py), an unknown augmentation or a reversed review band."""
+    its range (lib/settings.py), an unknown augmentation, later_augmentation with one network or a reversed
+    review band."""
     for key, value in params.items():
         if key not in declared or key in RUNNER_SET:
             known = ", ".join(sorted(set(declared) - set(RUNNER_SET)))
@@ -123,11 +124,14 @@ def validate_params(params: dict, declared: dict[str, dict], source: str | Path)
         why = out_of_range(key, value)
         if why:
             raise ParamsError(f"{source}: parameter '{key}' {why}, got {value!r}")
-    if isinstance(params.get("augmentation"), dict):
-        unknown = sorted(set(params["augmentation"]) - set(AUGMENTATIONS_OFF))
+    for key in ("augmentation", "later_augmentation"):
+        unknown = sorted(set(params.get(key) or {}) - set(AUGMENTATIONS_OFF))
         if unknown:
-            raise ParamsError(f"{source}: unknown augmentation {', '.join(unknown)} under 'augmentation'. "
+            raise ParamsError(f"{source}: unknown augmentation {', '.join(unknown)} under '{key}'. "
                               f"Known: {', '.join(AUGMENTATIONS_OFF)}")
+    if params.get("later_augmentation") and params.get("networks", 1) == 1:
+        raise ParamsError(f"{source}: 'later_augmentation' is for the networks after the first, but "
+                          "'networks' is 1: set networks to 2 or more, or remove later_augmentation")
     low, high = params.get("review_low"), params.get("review_high")
     if isinstance(low, (int, float)) and isinstance(high, (int, float)) and low > high:
         raise ParamsError(f"{source}: review_low ({low}) is above review_high ({high}): the band is reversed")

@@ -25,7 +25,8 @@ TRAIN_SUMMARY = "train_summary.json"
 PHOTO_PX = 300  # the most photo pixels a side kept for camera changes
 RECIPE_KEYS = ("seed", "subset", "val_fraction", "near_twin_cutoff", "image_size", "batch_size",
                "augmentation", "model_name", "width", "epochs", "learning_rate", "lr_schedule", "patience",
-               "precise_bn_batches", "input_stage", "ema_momentum", "weight_decay", "networks")
+               "precise_bn_batches", "input_stage", "ema_momentum", "weight_decay", "networks",
+               "later_augmentation")
 BACKUP_DIR = "train_backup"
 
 
@@ -302,8 +303,8 @@ def train_recipe(p: dict, out: Path, table: pd.DataFrame | None = None, budget_s
     wall-time budget, the epochs are as many as a trial of a few batches (not counted as training) says fit
     in it, at least one, in place of the recipe's, and the cosine schedule is laid over them. With networks
     above 1, each network trains in out/network-<n>/ (the first exactly as a lone one would, the others with
-    seeds MEMBER_SEED_STEP apart; one finished before an interruption is kept), the budget shared among them,
-    and out/best.keras is their mean (models.averaged).
+    seeds MEMBER_SEED_STEP apart and later_augmentation when given; one finished before an interruption is
+    kept), the budget shared among them, and out/best.keras is their mean (models.averaged).
     """
     set_seed(p["seed"])
     if table is None:
@@ -325,6 +326,12 @@ def member_seed(seed: int, number: int) -> int:
     return seed + (number - 1) * MEMBER_SEED_STEP
 
 
+def member_augmentation(p: dict, number: int) -> dict:
+    """The augmentation the number-th (from 1) of a recipe's networks trains with: later_augmentation for the
+    second on when it is given (not empty), else the recipe's augmentation."""
+    return p["later_augmentation"] if number > 1 and p["later_augmentation"] else p["augmentation"]
+
+
 def member_dir(out: str | Path, number: int) -> Path:
     """Where the number-th (from 1) of a run's several networks trains: out/network-<number>/."""
     return Path(out) / f"network-{number}"
@@ -338,9 +345,12 @@ def first_network_dir(out: str | Path, networks: int) -> Path:
 def more_networks(out: Path, first: dict, table: pd.DataFrame, p: dict, budget_seconds: float | None = None
                   ) -> dict:
     """Train the recipe p's networks after the first (whose summary is given) into out/network-<n>/, each
-    with its own seed (a finished one kept), and save their mean as out/best.keras; the mean's summary."""
-    summaries = [first] + [train_network({**p, "seed": member_seed(p["seed"], n)}, member_dir(out, n), table,
-                                         budget_seconds, done_kept=True) for n in range(2, p["networks"] + 1)]
+    with its own seed and augmentation (a finished one kept), and save their mean as out/best.keras; the
+    mean's summary."""
+    summaries = [first] + [train_network({**p, "seed": member_seed(p["seed"], n),
+                                          "augmentation": member_augmentation(p, n)},
+                                         member_dir(out, n), table, budget_seconds, done_kept=True)
+                           for n in range(2, p["networks"] + 1)]
     return save_averaged(out, summaries, table, p)
 
 

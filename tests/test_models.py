@@ -201,6 +201,23 @@ def test_two_networks_train_with_their_own_seeds_and_the_run_keeps_their_mean(ca
     assert (tmp_path / "two" / "network-2" / "best.keras").stat().st_mtime_ns == kept
 
 
+def test_later_networks_train_with_later_augmentation_and_the_first_with_the_recipes(
+        casting_tree, tmp_path, monkeypatch):
+    seen, real = [], train.training_datasets
+
+    def recorded(table, size, batch, augmentation, seed, stage):
+        seen.append((augmentation, seed))
+        return real(table, size, batch, augmentation, seed, stage)
+
+    monkeypatch.setattr(train, "training_datasets", recorded)
+    later = {"vertical_flip": True, "brighter": 0.5}
+    train.train_recipe(_recipe(casting_tree, networks=3, later_augmentation=later), tmp_path / "three")
+    assert seen == [({"horizontal_flip": True}, 42), (later, 1042), (later, 2042)]
+    assert json.loads((tmp_path / "three" / "recipe.json").read_text())["later_augmentation"] == later
+    assert train.member_augmentation({"augmentation": {"rot90": True}, "later_augmentation": {}}, 2) \
+        == {"rot90": True}  # none given: every network trains with the recipe's
+
+
 def test_the_chapter_sentence_names_each_networks_training_and_their_means_validation():
     member = {"best_epoch": 3, "epochs_run": 4, "best_val_loss": 0.2, "best_val_accuracy": 0.9,
               "train_seconds": 10.0, "stopped_early": False}
