@@ -77,10 +77,15 @@ def default_params(defaults: Path = DEFAULT_PARAMS) -> dict:
 
 def resolve_params(path: str | Path, defaults: Path = DEFAULT_PARAMS,
                    notebooks_dir: Path = NOTEBOOKS_DIR) -> dict:
-    """The full settings of a run: params/default.yaml, overlaid by the file; checked whole first."""
+    """The full settings of a run: params/default.yaml, overlaid by the file; checked whole first, and
+    later_augmentation against the resolved number of networks."""
     given = load_params(path)
     validate_params(given, declared_parameters(chapter_notebooks(notebooks_dir)), path)
-    return {**default_params(defaults), **given}
+    resolved = {**default_params(defaults), **given}
+    if resolved["later_augmentation"] and resolved["networks"] == 1:
+        raise ParamsError(f"{path}: 'later_augmentation' is for the networks after the first, but "
+                          "'networks' is 1: set networks to 2 or more, or remove later_augmentation")
+    return resolved
 
 
 def chapter_notebooks(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Path]:
@@ -105,8 +110,7 @@ def declared_parameters(notebooks: Iterable[str | Path]) -> dict[str, dict]:
 
 def validate_params(params: dict, declared: dict[str, dict], source: str | Path) -> None:
     """Raise ParamsError naming the key and file for an unknown key, a value of the wrong type or out of
-    its range (lib/settings.py), an unknown augmentation, later_augmentation with one network or a reversed
-    review band."""
+    its range (lib/settings.py), an unknown augmentation or a reversed review band."""
     for key, value in params.items():
         if key not in declared or key in RUNNER_SET:
             known = ", ".join(sorted(set(declared) - set(RUNNER_SET)))
@@ -129,9 +133,6 @@ def validate_params(params: dict, declared: dict[str, dict], source: str | Path)
         if unknown:
             raise ParamsError(f"{source}: unknown augmentation {', '.join(unknown)} under '{key}'. "
                               f"Known: {', '.join(AUGMENTATIONS_OFF)}")
-    if params.get("later_augmentation") and params.get("networks", 1) == 1:
-        raise ParamsError(f"{source}: 'later_augmentation' is for the networks after the first, but "
-                          "'networks' is 1: set networks to 2 or more, or remove later_augmentation")
     low, high = params.get("review_low"), params.get("review_high")
     if isinstance(low, (int, float)) and isinstance(high, (int, float)) and low > high:
         raise ParamsError(f"{source}: review_low ({low}) is above review_high ({high}): the band is reversed")
