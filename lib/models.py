@@ -11,7 +11,7 @@ from keras import layers
 from lib.config import BEST_MODEL
 
 
-def seed_baseline(image_size: int = 300) -> keras.Model:
+def seed_baseline(image_size: int) -> keras.Model:
     """The first seed's network, exactly: two strided convolutions, max pooling, two dense layers."""
     return keras.Sequential([
         keras.Input((image_size, image_size, 1)),
@@ -28,7 +28,7 @@ def seed_baseline(image_size: int = 300) -> keras.Model:
     ], name="seed_baseline")
 
 
-def seed_wide(image_size: int = 300) -> keras.Model:
+def seed_wide(image_size: int) -> keras.Model:
     """The explainability seed's network: a 7x7 strided stem, three conv/pool stages, one dense."""
     return keras.Sequential([
         keras.Input((image_size, image_size, 1)),
@@ -48,7 +48,7 @@ def seed_wide(image_size: int = 300) -> keras.Model:
 FAST_CNN_WIDTH = 8  # fast_cnn's first-stage channels, doubled at each of its four stages (8 -> 64)
 
 
-def fast_cnn(image_size: int = 112, width: int = FAST_CNN_WIDTH, dropout: float = 0.2) -> keras.Model:
+def fast_cnn(image_size: int, width: int = FAST_CNN_WIDTH, dropout: float = 0.2) -> keras.Model:
     """Our two-core network: four strided conv-BN-ReLU stages of width, 2 x width, ... channels, global
     average pooling, one sigmoid."""
     inputs = keras.Input((image_size, image_size, 1))
@@ -76,18 +76,18 @@ def standard_backbone(application: Callable[..., keras.Model], image_size: int, 
     return keras.Model(inputs, outputs, name=name)
 
 
-def mobilenet_v3_small(image_size: int = 112) -> keras.Model:
+def mobilenet_v3_small(image_size: int) -> keras.Model:
     """MobileNetV3Small (Howard et al. 2019), which rescales 0-255 to [-1, 1] itself."""
     return standard_backbone(keras.applications.MobileNetV3Small, image_size, 255.0, 0.0,
                              "mobilenet_v3_small")
 
 
-def efficientnet_b0(image_size: int = 112) -> keras.Model:
+def efficientnet_b0(image_size: int) -> keras.Model:
     """EfficientNetB0 (Tan and Le 2019), which rescales 0-255 to [0, 1] itself."""
     return standard_backbone(keras.applications.EfficientNetB0, image_size, 255.0, 0.0, "efficientnet_b0")
 
 
-def resnet50(image_size: int = 112) -> keras.Model:
+def resnet50(image_size: int) -> keras.Model:
     """ResNet50 (He et al. 2016), given [-1, 1]; the smallest ResNet keras.applications has."""
     return standard_backbone(keras.applications.ResNet50, image_size, 2.0, -1.0, "resnet50")
 
