@@ -46,11 +46,15 @@ def seed_wide(image_size: int) -> keras.Model:
 
 
 FAST_CNN_WIDTH = 8  # fast_cnn's first-stage channels, doubled at each of its four stages (8 -> 64)
+POOLINGS = ("avg", "avgmax")  # fast_cnn's pooling of its last stage: the mean, or the mean and the maximum
 
 
-def fast_cnn(image_size: int, width: int = FAST_CNN_WIDTH, dropout: float = 0.2) -> keras.Model:
+def fast_cnn(image_size: int, width: int = FAST_CNN_WIDTH, dropout: float = 0.2, pooling: str = "avg"
+             ) -> keras.Model:
     """Our two-core network: four strided conv-BN-ReLU stages of width, 2 x width, ... channels, global
-    average pooling, one sigmoid."""
+    average pooling (avgmax: beside it the global maximum, so one small flaw is not averaged away), one sigmoid."""
+    if pooling not in POOLINGS:
+        raise ValueError(f"unknown pooling '{pooling}'; choose one of: {', '.join(POOLINGS)}")
     inputs = keras.Input((image_size, image_size, 1))
     x = inputs
     for stage in range(4):
@@ -58,6 +62,8 @@ def fast_cnn(image_size: int, width: int = FAST_CNN_WIDTH, dropout: float = 0.2)
         if stage >= 1:
             x = _conv_bn_relu(x, width * 2 ** stage, strides=1, name=f"stage{stage}_conv")
     pooled = layers.GlobalAveragePooling2D(name="pool")(x)
+    if pooling == "avgmax":
+        pooled = layers.Concatenate(name="pool_avgmax")([pooled, layers.GlobalMaxPooling2D(name="pool_max")(x)])
     outputs = layers.Dense(1, activation="sigmoid", name="defect")(layers.Dropout(dropout)(pooled))
     return keras.Model(inputs, outputs, name="fast_cnn")
 
@@ -103,13 +109,13 @@ MODELS: dict[str, Callable[..., keras.Model]] = {
 BACKBONES = ("fast_cnn", "mobilenet_v3_small", "efficientnet_b0", "resnet50")  # make backbones compares these
 
 
-def build_model(name: str, image_size: int, width: int = FAST_CNN_WIDTH) -> keras.Model:
+def build_model(name: str, image_size: int, width: int = FAST_CNN_WIDTH, pooling: str = "avg") -> keras.Model:
     """The named network for image_size x image_size x 1 inputs (fast_cnn width channels wide at its first
-    stage; the standard networks have their own); ValueError naming the choices."""
+    stage, pooled by pooling; the standard networks have their own); ValueError naming the choices."""
     if name not in MODELS:
         raise ValueError(f"unknown model '{name}'; choose one of: {', '.join(MODELS)}")
     if name == "fast_cnn":
-        return fast_cnn(image_size, width)
+        return fast_cnn(image_size, width, pooling=pooling)
     return MODELS[name](image_size)
 
 

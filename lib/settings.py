@@ -36,7 +36,8 @@ AUGMENTATIONS_OFF = {
 
 # settings added to a run's recipe after runs were saved, with the value those runs were trained with (a cv
 # run saved before is still the match of a recipe that has it at that value)
-RECIPE_ADDED = {"ema_momentum": 0.0, "weight_decay": 0.0, "networks": 1, "later_augmentation": {}}
+RECIPE_ADDED = {"ema_momentum": 0.0, "weight_decay": 0.0, "networks": 1, "later_augmentation": {},
+                "pooling": "avg"}
 
 # (lowest, highest) allowed for each numeric parameter; None: no bound on that side.
 RANGES: dict[str, tuple[float | None, float | None]] = {
@@ -77,6 +78,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "threshold_rule": ("scrap_budget", "min_cost", "full_recall"),
     "unreadable_images": ("skip", "fail"),
     "distribution": ("default", "mirrored"),
+    "pooling": ("avg", "avgmax"),
 }
 
 

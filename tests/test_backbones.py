@@ -12,7 +12,7 @@ import pytest
 from lib import backbones, narrative, plots, runs, train
 from lib.config import BACKBONES_CSV, BACKBONES_SETTINGS, PARAMS_DIR
 from lib.evaluate import threshold_metrics
-from lib.models import BACKBONES, MODELS, build_model, load_model
+from lib.models import BACKBONES, MODELS, POOLINGS, build_model, load_model
 from lib.params import ParamsError, validate_params
 from lib.runtime import score_table
 from lib.scoring import fast_predictor
@@ -34,6 +34,7 @@ def test_a_standard_backbone_is_untrained_on_one_grey_channel_with_its_batch_nor
 def test_the_model_names_a_params_file_may_give_are_the_models_that_exist():
     assert set(CHOICES["model_name"]) == set(MODELS) and set(BACKBONES) <= set(MODELS)
     assert set(CHOICES["split"]) == set(SPLITS)
+    assert set(CHOICES["pooling"]) == set(POOLINGS)
 
 
 def test_a_params_file_naming_an_unknown_network_is_refused_with_the_choices():

@@ -211,6 +211,7 @@ def test_a_cv_run_saved_before_a_setting_existed_matches_the_recipe_only_at_that
     assert cv_runs(tmp_path, {**recipe, "ema_momentum": 0.99}, "abc") == []
     assert cv_runs(tmp_path, {**recipe, "weight_decay": 0.05}, "abc") == []
     assert cv_runs(tmp_path, {**recipe, "networks": 2}, "abc") == []
+    assert cv_runs(tmp_path, {**recipe, "pooling": "avgmax"}, "abc") == []
     assert cv_runs(tmp_path, recipe, "another data set") == []
 
 

@@ -48,6 +48,22 @@ def test_fast_cnn_is_as_wide_as_the_width_asked_and_doubles_it_at_each_stage():
     assert build_model("seed_baseline", 64, width=4).count_params() == seed.count_params()
 
 
+def test_avgmax_pooling_lets_one_small_bright_spot_move_the_score_more_than_averaging_alone():
+    averaged_only, with_max = (build_model("fast_cnn", 32, width=4, pooling=p) for p in ("avg", "avgmax"))
+    assert with_max.get_layer("pool_avgmax").output.shape[-1] == 2 * 32  # the mean and the max of each channel
+    assert averaged_only.count_params() + 32 == with_max.count_params()  # only the sigmoid's inputs doubled
+    flat, spot = np.zeros((1, 32, 32, 1)), np.zeros((1, 32, 32, 1))
+    spot[0, 14:16, 14:16] = 1.0
+    for model in (averaged_only, with_max):  # the sigmoid weighs every input alike: only the pooling differs
+        dense = model.get_layer("defect")
+        dense.set_weights([np.ones_like(dense.get_weights()[0]), np.zeros(1)])
+    moved = [float(m.predict(spot, verbose=0)[0, 0] - m.predict(flat, verbose=0)[0, 0])
+             for m in (averaged_only, with_max)]
+    assert abs(moved[1]) > abs(moved[0])
+    with pytest.raises(ValueError, match="unknown pooling 'sum'; choose one of: avg, avgmax"):
+        build_model("fast_cnn", 32, pooling="sum")
+
+
 def test_unknown_model_name_lists_the_choices():
     with pytest.raises(ValueError, match="unknown model 'resnet'.*fast_cnn"):
         build_model("resnet", 64)
