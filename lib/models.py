@@ -52,7 +52,8 @@ POOLINGS = ("avg", "avgmax")  # fast_cnn's pooling of its last stage: the mean, 
 def fast_cnn(image_size: int, width: int = FAST_CNN_WIDTH, dropout: float = 0.2, pooling: str = "avg"
              ) -> keras.Model:
     """Our two-core network: four strided conv-BN-ReLU stages of width, 2 x width, ... channels, global
-    average pooling (avgmax: beside it the global maximum, so one small flaw is not averaged away), one sigmoid."""
+    average pooling (avgmax: and beside it the global maximum, so a small flaw is not averaged away), one
+    sigmoid."""
     if pooling not in POOLINGS:
         raise ValueError(f"unknown pooling '{pooling}'; choose one of: {', '.join(POOLINGS)}")
     inputs = keras.Input((image_size, image_size, 1))
@@ -63,7 +64,8 @@ def fast_cnn(image_size: int, width: int = FAST_CNN_WIDTH, dropout: float = 0.2,
             x = _conv_bn_relu(x, width * 2 ** stage, strides=1, name=f"stage{stage}_conv")
     pooled = layers.GlobalAveragePooling2D(name="pool")(x)
     if pooling == "avgmax":
-        pooled = layers.Concatenate(name="pool_avgmax")([pooled, layers.GlobalMaxPooling2D(name="pool_max")(x)])
+        peak = layers.GlobalMaxPooling2D(name="pool_max")(x)
+        pooled = layers.Concatenate(name="pool_avgmax")([pooled, peak])
     outputs = layers.Dense(1, activation="sigmoid", name="defect")(layers.Dropout(dropout)(pooled))
     return keras.Model(inputs, outputs, name="fast_cnn")
 

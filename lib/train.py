@@ -59,14 +59,15 @@ def cosine_schedule(learning_rate: float, epochs: int, steps_per_epoch: int,
 def new_model(name: str, image_size: int, learning_rate: float, schedule: str, epochs: int,
               steps_per_epoch: int, width: int = FAST_CNN_WIDTH, ema_momentum: float = 0.0,
               weight_decay: float = 0.0, pooling: str = "avg") -> keras.Model:
-    """Build and compile the named network (fast_cnn width channels wide, pooled by pooling) with a constant or
-    cosine learning rate (a moving average of its weights when ema_momentum > 0; weight_decay: Adam's, decoupled)."""
+    """Build and compile the named network (fast_cnn width channels wide, pooled by pooling) with a constant
+    or cosine learning rate (a moving average of its weights when ema_momentum > 0; weight_decay: Adam's,
+    decoupled)."""
     if schedule not in ("constant", "cosine"):
         raise ValueError(f"unknown lr_schedule '{schedule}'; choose 'constant' or 'cosine'")
     rate = (cosine_schedule(learning_rate, epochs, steps_per_epoch) if schedule == "cosine"
             else learning_rate)
-    return compile_model(build_model(name, image_size, width, pooling), learning_rate=rate, ema_momentum=ema_momentum,
-                         weight_decay=weight_decay)
+    return compile_model(build_model(name, image_size, width, pooling), learning_rate=rate,
+                         ema_momentum=ema_momentum, weight_decay=weight_decay)
 
 
 class EpochClock(keras.callbacks.Callback):

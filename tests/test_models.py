@@ -50,7 +50,7 @@ def test_fast_cnn_is_as_wide_as_the_width_asked_and_doubles_it_at_each_stage():
 
 def test_avgmax_pooling_lets_one_small_bright_spot_move_the_score_more_than_averaging_alone():
     averaged_only, with_max = (build_model("fast_cnn", 32, width=4, pooling=p) for p in ("avg", "avgmax"))
-    assert with_max.get_layer("pool_avgmax").output.shape[-1] == 2 * 32  # the mean and the max of each channel
+    assert with_max.get_layer("pool_avgmax").output.shape[-1] == 2 * 32  # the mean and max of each channel
     assert averaged_only.count_params() + 32 == with_max.count_params()  # only the sigmoid's inputs doubled
     flat, spot = np.zeros((1, 32, 32, 1)), np.zeros((1, 32, 32, 1))
     spot[0, 14:16, 14:16] = 1.0
