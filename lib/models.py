@@ -122,13 +122,16 @@ def build_model(name: str, image_size: int, width: int = FAST_CNN_WIDTH, pooling
 
 
 def compile_model(model: keras.Model, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule
-                  = 1e-3, ema_momentum: float = 0.0, weight_decay: float = 0.0) -> keras.Model:
+                  = 1e-3, ema_momentum: float = 0.0, weight_decay: float = 0.0, label_smoothing: float = 0.0
+                  ) -> keras.Model:
     """Compile for binary defect/ok with Adam (keeping a moving average of the weights when ema_momentum > 0;
-    decoupled weight decay when weight_decay > 0), by keyword (a positional third is loss_weights)."""
+    decoupled weight decay when weight_decay > 0; labels drawn label_smoothing towards 0.5 in the loss), by
+    keyword (a positional third is loss_weights)."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate, use_ema=ema_momentum > 0,
                                         ema_momentum=ema_momentum or 0.99, weight_decay=weight_decay or None),
-        loss="binary_crossentropy",
+        loss=(keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing) if label_smoothing > 0
+              else "binary_crossentropy"),
         metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.Recall(name="recall"),
                  keras.metrics.AUC(name="auc")],
     )

@@ -37,7 +37,7 @@ AUGMENTATIONS_OFF = {
 # settings added to a run's recipe after runs were saved, with the value those runs were trained with (a cv
 # run saved before is still the match of a recipe that has it at that value)
 RECIPE_ADDED = {"ema_momentum": 0.0, "weight_decay": 0.0, "networks": 1, "later_augmentation": {},
-                "pooling": "avg"}
+                "pooling": "avg", "label_smoothing": 0.0}
 
 # (lowest, highest) allowed for each numeric parameter; None: no bound on that side.
 RANGES: dict[str, tuple[float | None, float | None]] = {
@@ -55,6 +55,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "precise_bn_batches": (0, 10000),
     "ema_momentum": (0.0, 0.9999),
     "weight_decay": (0.0, 1.0),
+    "label_smoothing": (0.0, 0.5),
     "networks": (1, 5),
     "verbose": (0, 2),
     "cost_missed_defect": (1e-9, None),

@@ -26,7 +26,7 @@ PHOTO_PX = 300  # the most photo pixels a side kept for camera changes
 RECIPE_KEYS = ("seed", "subset", "val_fraction", "near_twin_cutoff", "image_size", "batch_size",
                "augmentation", "model_name", "width", "epochs", "learning_rate", "lr_schedule", "patience",
                "precise_bn_batches", "input_stage", "ema_momentum", "weight_decay", "networks",
-               "later_augmentation", "pooling")
+               "later_augmentation", "pooling", "label_smoothing")
 BACKUP_DIR = "train_backup"
 
 
@@ -58,16 +58,17 @@ def cosine_schedule(learning_rate: float, epochs: int, steps_per_epoch: int,
 
 def new_model(name: str, image_size: int, learning_rate: float, schedule: str, epochs: int,
               steps_per_epoch: int, width: int = FAST_CNN_WIDTH, ema_momentum: float = 0.0,
-              weight_decay: float = 0.0, pooling: str = "avg") -> keras.Model:
+              weight_decay: float = 0.0, pooling: str = "avg", label_smoothing: float = 0.0) -> keras.Model:
     """Build and compile the named network (fast_cnn width channels wide, pooled by pooling) with a constant
     or cosine learning rate (a moving average of its weights when ema_momentum > 0; weight_decay: Adam's,
-    decoupled)."""
+    decoupled; label_smoothing: the loss's targets drawn that far towards 0.5)."""
     if schedule not in ("constant", "cosine"):
         raise ValueError(f"unknown lr_schedule '{schedule}'; choose 'constant' or 'cosine'")
     rate = (cosine_schedule(learning_rate, epochs, steps_per_epoch) if schedule == "cosine"
             else learning_rate)
     return compile_model(build_model(name, image_size, width, pooling), learning_rate=rate,
-                         ema_momentum=ema_momentum, weight_decay=weight_decay)
+                         ema_momentum=ema_momentum, weight_decay=weight_decay,
+                         label_smoothing=label_smoothing)
 
 
 class EpochClock(keras.callbacks.Callback):
@@ -367,12 +368,14 @@ def train_network(p: dict, out: Path, table: pd.DataFrame, budget_seconds: float
     estimate = None
     if budget_seconds is not None:
         trial = new_model(p["model_name"], p["image_size"], p["learning_rate"], "constant", 1, steps,
-                          p["width"], p["ema_momentum"], p["weight_decay"], p["pooling"])
+                          p["width"], p["ema_momentum"], p["weight_decay"], p["pooling"],
+                          p["label_smoothing"])
         estimate = seconds_per_epoch(trial, train_ds, val_ds, steps, p["precise_bn_batches"])
         p = {**p, "epochs": epochs_within(budget_seconds, estimate)}
         set_seed(p["seed"])  # the trial drew random numbers: the first weights are as without a budget
     model = new_model(p["model_name"], p["image_size"], p["learning_rate"], p["lr_schedule"],
-                      p["epochs"], steps, p["width"], p["ema_momentum"], p["weight_decay"], p["pooling"])
+                      p["epochs"], steps, p["width"], p["ema_momentum"], p["weight_decay"], p["pooling"],
+                      p["label_smoothing"])
     summary = fit_model(model, train_ds, val_ds, out, p["epochs"], p["patience"], p["verbose"],
                         precise_bn_batches=p["precise_bn_batches"])
     if estimate is not None:

@@ -212,6 +212,7 @@ def test_a_cv_run_saved_before_a_setting_existed_matches_the_recipe_only_at_that
     assert cv_runs(tmp_path, {**recipe, "weight_decay": 0.05}, "abc") == []
     assert cv_runs(tmp_path, {**recipe, "networks": 2}, "abc") == []
     assert cv_runs(tmp_path, {**recipe, "pooling": "avgmax"}, "abc") == []
+    assert cv_runs(tmp_path, {**recipe, "label_smoothing": 0.1}, "abc") == []
     assert cv_runs(tmp_path, recipe, "another data set") == []
 
 

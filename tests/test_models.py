@@ -64,6 +64,15 @@ def test_avgmax_pooling_lets_one_small_bright_spot_move_the_score_more_than_aver
         build_model("fast_cnn", 32, pooling="sum")
 
 
+def test_label_smoothing_charges_a_sure_right_score_and_leaves_the_default_loss_plain():
+    smoothed = train.new_model("fast_cnn", 32, 1e-3, "constant", 1, 1, width=4, label_smoothing=0.1)
+    sure = np.array([[0.9999]], dtype="float32")
+    charged = float(smoothed.loss(np.array([[1.0]], dtype="float32"), sure))
+    expected = -(0.95 * np.log(0.9999) + 0.05 * np.log(1 - 0.9999))  # the target 1 drawn to 0.95
+    assert charged == pytest.approx(expected, rel=1e-3) and charged > 0.4
+    assert train.new_model("fast_cnn", 32, 1e-3, "constant", 1, 1, width=4).loss == "binary_crossentropy"
+
+
 def test_unknown_model_name_lists_the_choices():
     with pytest.raises(ValueError, match="unknown model 'resnet'.*fast_cnn"):
         build_model("resnet", 64)
