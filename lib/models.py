@@ -46,10 +46,10 @@ def seed_wide(image_size: int) -> keras.Model:
 
 
 FAST_CNN_WIDTH = 8  # fast_cnn's first-stage channels, doubled at each of its four stages (8 -> 64)
-POOLINGS = ("avg", "avgmax")  # fast_cnn's pooling of its last stage: the mean, or the mean and the maximum
+POOLINGS = ("avg", "avgmax")  # fast_cnn's last stage pooled by its mean (its own), or its mean and maximum
 
 
-def fast_cnn(image_size: int, width: int = FAST_CNN_WIDTH, dropout: float = 0.2, pooling: str = "avg"
+def fast_cnn(image_size: int, width: int = FAST_CNN_WIDTH, dropout: float = 0.2, pooling: str = POOLINGS[0]
              ) -> keras.Model:
     """Our two-core network: four strided conv-BN-ReLU stages of width, 2 x width, ... channels, global
     average pooling (avgmax: and beside it the global maximum, so a small flaw is not averaged away), one
@@ -111,7 +111,8 @@ MODELS: dict[str, Callable[..., keras.Model]] = {
 BACKBONES = ("fast_cnn", "mobilenet_v3_small", "efficientnet_b0", "resnet50")  # make backbones compares these
 
 
-def build_model(name: str, image_size: int, width: int = FAST_CNN_WIDTH, pooling: str = "avg") -> keras.Model:
+def build_model(name: str, image_size: int, width: int = FAST_CNN_WIDTH, pooling: str = POOLINGS[0]
+                ) -> keras.Model:
     """The named network for image_size x image_size x 1 inputs (fast_cnn width channels wide at its first
     stage, pooled by pooling; the standard networks have their own); ValueError naming the choices."""
     if name not in MODELS:

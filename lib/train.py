@@ -15,7 +15,7 @@ from lib import part
 from lib.augment import build_augmentation, camera_change_moving, camera_config, check_augmentation, mix_pairs
 from lib.config import BEST_MODEL, RECIPE
 from lib.data import load_images, load_photos_with_parts, network_input
-from lib.models import FAST_CNN_WIDTH, averaged, build_model, compile_model, load_model
+from lib.models import FAST_CNN_WIDTH, POOLINGS, averaged, build_model, compile_model, load_model
 from lib.progress import step
 from lib.splits import load_table
 
@@ -58,7 +58,8 @@ def cosine_schedule(learning_rate: float, epochs: int, steps_per_epoch: int,
 
 def new_model(name: str, image_size: int, learning_rate: float, schedule: str, epochs: int,
               steps_per_epoch: int, width: int = FAST_CNN_WIDTH, ema_momentum: float = 0.0,
-              weight_decay: float = 0.0, pooling: str = "avg", label_smoothing: float = 0.0) -> keras.Model:
+              weight_decay: float = 0.0, pooling: str = POOLINGS[0], label_smoothing: float = 0.0
+              ) -> keras.Model:
     """Build and compile the named network (fast_cnn width channels wide, pooled by pooling) with a constant
     or cosine learning rate (a moving average of its weights when ema_momentum > 0; weight_decay: Adam's,
     decoupled; label_smoothing: the loss's targets drawn that far towards 0.5)."""

@@ -10,7 +10,16 @@ import pytest
 
 from lib import train
 from lib.data import load_images, scan_dataset
-from lib.models import BACKBONES, FAST_CNN_WIDTH, MODELS, averaged, build_model, load_model, members_of
+from lib.models import (
+    BACKBONES,
+    FAST_CNN_WIDTH,
+    MODELS,
+    POOLINGS,
+    averaged,
+    build_model,
+    load_model,
+    members_of,
+)
 from lib.narrative import why_stopped
 from lib.params import default_params
 from lib.train import make_dataset
@@ -43,6 +52,7 @@ def test_fast_cnn_is_as_wide_as_the_width_asked_and_doubles_it_at_each_stage():
              if isinstance(layer, keras.layers.Conv2D)]
     assert convs == [4, 8, 8, 16, 16, 32, 32]
     assert build_model("fast_cnn", 32).layers[1].filters == FAST_CNN_WIDTH == default_params()["width"]
+    assert POOLINGS[0] == default_params()["pooling"]  # fast_cnn's own pooling is the default's
     assert train.new_model("fast_cnn", 32, 1e-3, "constant", 1, 1, width=6).layers[1].filters == 6
     seed = build_model("seed_baseline", 64)  # the other networks have their own widths
     assert build_model("seed_baseline", 64, width=4).count_params() == seed.count_params()
