@@ -16,7 +16,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 QUIETLY = $(BIN)/python -m lib.quietly
 
 .DEFAULT_GOAL := help
-.PHONY: help setup browser data test test-fast lab report bench backbones repeat cv inspect clean lint
+.PHONY: help setup browser data test test-fast lab report bench backbones repeat cv compare inspect clean lint
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -73,6 +73,9 @@ repeat: setup data ## train PARAMS' network with N seeds (N=5) and print mean an
 
 cv: setup data ## grouped K-fold cross-validation (K=5) of PARAMS' recipe on all images: the "never seen" figure (SEED=N: another draw)
 	$(QUIETLY) lib.cv --k $(K) --params $(PARAMS) $(if $(SEED),--seed $(SEED))
+
+compare: setup ## PARAMS' make cv draws against BASE's (params/default.yaml) of the same seeds, pair by pair (trains nothing)
+	$(QUIETLY) lib.compare --k $(K) --params $(PARAMS) $(if $(BASE),--base $(BASE))
 
 inspect: setup ## verdicts for IMAGES=files/folders with the latest run's model, into OUT (a new CSV)
 	@test -n "$(IMAGES)" || { echo "usage: make inspect IMAGES='photo.jpg folder/' [MODEL=outputs/<run>] [OUT=verdicts.csv]"; exit 2; }

@@ -16,6 +16,7 @@ DEFAULT_DATA_DIR = PROJECT_ROOT / "data" / "casting_data"
 SHARED_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data" / "casting_data"
 KAGGLE_DATASET = "ravirajsinh45/real-life-industrial-dataset-of-casting-product"
 RECIPE = "recipe.json"  # the settings a run's network was trained with (cross-validation is matched on them)
+TRAIN_SUMMARY = "train_summary.json"  # a run's training: epochs, best epoch, seconds
 BEST_MODEL = "best.keras"  # a run's network, the best epoch by validation loss
 BACKBONES_CSV = "backbones.csv"  # make backbones' table, written once every network is measured
 BACKBONES_SETTINGS = "backbones.json"  # and what it compared, written before the first network trains

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from lib.config import TRAIN_SUMMARY
 from lib.cv_results import FOLD_SCORES
 from lib.data import load_images
 from lib.models import load_model
 from lib.robustness import robustness_table
 from lib.runtime import score_held_out
 from lib.scoring import fast_predictor
-from lib.train import PHOTO_PX, TRAIN_SUMMARY, recipe_of, train_recipe
+from lib.train import PHOTO_PX, recipe_of, train_recipe
 
 
 def cv_settings(params: dict, k: int, data_sha256: str) -> dict:

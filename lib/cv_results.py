@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lib.config import RECIPE
+from lib.config import RECIPE, TRAIN_SUMMARY
 from lib.data import find_data_dir
 from lib.decision import add_verdicts
 from lib.evaluate import compare_rules, fold_figures, group_bootstrap_interval, rule_candidates, rule_name
@@ -50,18 +50,23 @@ def cv_runs(outputs: Path, recipe: dict, data_sha256: str, finished: bool = True
             and (run / SUMMARY).is_file() == finished]
 
 
-def draws_of(run: Path) -> list[Path]:
-    """The finished cv runs beside run (itself among them) whose cv.json differs from its own in the seed
-    alone, each a draw of other folds and other first weights: the newest of each seed, by seed."""
+def draws_by_seed(outputs: Path, settings: dict) -> dict[int, Path]:
+    """The finished cv runs under outputs whose cv.json is settings (cv_settings) but for the seed, each a
+    draw of other folds and other first weights: the newest of each seed, by seed."""
     def unseeded(saved: dict) -> dict:
         return {**saved, "recipe": {k: v for k, v in saved["recipe"].items() if k != "seed"}}
 
-    runs = dict(_saved_settings(Path(run).parent))
-    ours, by_seed = unseeded(runs[Path(run)]), {}
-    for other, saved in runs.items():
-        if (other / SUMMARY).is_file() and unseeded(saved) == ours:
-            by_seed.setdefault(saved["recipe"]["seed"], other)
-    return [by_seed[seed] for seed in sorted(by_seed)]
+    ours, by_seed = unseeded({**settings, "recipe": {**RECIPE_ADDED, **settings["recipe"]}}), {}
+    for run, saved in _saved_settings(outputs):
+        if (run / SUMMARY).is_file() and unseeded(saved) == ours:
+            by_seed.setdefault(saved["recipe"]["seed"], run)
+    return {seed: by_seed[seed] for seed in sorted(by_seed)}
+
+
+def draws_of(run: Path) -> list[Path]:
+    """The finished cv runs beside run (itself among them) whose cv.json differs from its own in the seed
+    alone (draws_by_seed), by seed."""
+    return list(draws_by_seed(Path(run).parent, json.loads((Path(run) / SETTINGS).read_text())).values())
 
 
 def draw_table(runs: list[Path], rule: str, cost_missed_defect: float, cost_scrapped_good: float,
@@ -79,6 +84,38 @@ def draw_table(runs: list[Path], rule: str, cost_missed_defect: float, cost_scra
                      "good photographs scrapped at rule": s["good photographs scrapped at rule"]
                      / s["good photographs"]})
     return pd.DataFrame(rows, columns=DRAW_COLUMNS)
+
+
+def training_seconds(run: Path) -> float:
+    """A cv run's mean training seconds per fold (each fold's train_summary.json; NaN where none is saved)."""
+    files = Path(run).glob(f"fold-*/{TRAIN_SUMMARY}")
+    seconds = [json.loads(f.read_text())["train_seconds"] for f in files]
+    return sum(seconds) / len(seconds) if seconds else float("nan")
+
+
+def paired_draws(base: dict[int, Path], candidate: dict[int, Path], rule: str, cost_missed_defect: float,
+                 cost_scrapped_good: float, scrap_budget: float, review_low: float, review_high: float
+                 ) -> pd.DataFrame:
+    """The seeds both recipes drew (draws_by_seed), one row per seed and recipe ("base", "candidate"): the
+    draw's DRAW_COLUMNS figures and its training seconds per fold."""
+    seeds = sorted(set(base) & set(candidate))
+    rows = []
+    for side, runs in (("base", base), ("candidate", candidate)):
+        table = draw_table([runs[seed] for seed in seeds], rule, cost_missed_defect, cost_scrapped_good,
+                           scrap_budget, review_low, review_high)
+        table.insert(0, "recipe", side)
+        table["training s per fold"] = [training_seconds(runs[seed]) for seed in seeds]
+        rows.append(table)
+    return pd.concat(rows, ignore_index=True).sort_values(["seed", "recipe"], ignore_index=True)
+
+
+def paired_changes(base: list[Path], candidate: list[Path]) -> pd.DataFrame:
+    """Chapter 6's changes on fold 1 over the paired draws (changes_over_draws): each recipe's mean accuracy
+    at 0.5 and the candidate's difference, per change and strength."""
+    sides = [changes_over_draws(runs).set_index(["change", "strength"])["mean accuracy at 0.5"]
+             for runs in (base, candidate)]
+    table = pd.concat(sides, axis=1, keys=["base", "candidate"]).dropna()
+    return table.assign(difference=table["candidate"] - table["base"]).reset_index()
 
 
 def changes_over_draws(runs: list[Path]) -> pd.DataFrame:

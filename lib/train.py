@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from lib import part
 from lib.augment import build_augmentation, camera_change_moving, camera_config, check_augmentation, mix_pairs
-from lib.config import BEST_MODEL, RECIPE
+from lib.config import BEST_MODEL, RECIPE, TRAIN_SUMMARY
 from lib.data import load_images, load_photos_with_parts, network_input
 from lib.models import FAST_CNN_WIDTH, POOLINGS, averaged, build_model, compile_model, load_model
 from lib.progress import step
@@ -21,7 +21,6 @@ from lib.splits import load_table
 
 HISTORY_CSV = "history.csv"
 HISTORY_JSON = "history.json"
-TRAIN_SUMMARY = "train_summary.json"
 PHOTO_PX = 300  # the most photo pixels a side kept for camera changes
 RECIPE_KEYS = ("seed", "subset", "val_fraction", "near_twin_cutoff", "image_size", "batch_size",
                "augmentation", "model_name", "width", "epochs", "learning_rate", "lr_schedule", "patience",

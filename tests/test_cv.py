@@ -9,13 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import cv
+from lib import compare, cv
+from lib.crossval import cv_settings
 from lib.cv_results import (
     changes_over_draws,
     cv_runs,
     draw_table,
+    draws_by_seed,
     draws_of,
     never_seen,
+    paired_draws,
     summarise_cv,
     weighed_rules,
 )
@@ -29,6 +32,7 @@ from lib.narrative import (
     rule_choice_sentences,
 )
 from lib.params import default_params, resolve_params
+from lib.runs import data_fingerprint
 from lib.settings import RECIPE_ADDED
 from lib.splits import cv_folds
 from lib.train import recipe_of, save_recipe
@@ -114,13 +118,15 @@ def test_cv_scores_every_image_once_and_continues_after_an_interruption(tmp_path
     assert " Over 2 draws of this recipe" in never_seen_sentences(found)
 
 
-def _cv_run(outputs, name: str, seed: int, k: int = 5, finished: bool = True, accuracy: float = 1.0) -> Path:
-    """A cv run folder of the default recipe with this seed: one fold of 100 held-out photographs, a share
-    accuracy of them judged right at 0.5, and ten validation ones."""
+def _cv_run(outputs, name: str, seed: int, k: int = 5, finished: bool = True, accuracy: float = 1.0,
+            changed: dict | None = None, data_sha256: str = "abc") -> Path:
+    """A cv run folder of the default recipe (with changed settings) and this seed: one fold of 100 held-out
+    photographs, a share accuracy of them judged right at 0.5, and ten validation ones."""
     run = outputs / name
     (run / "fold-1").mkdir(parents=True)
-    recipe = {**recipe_of(default_params()), "seed": seed}
-    (run / "cv.json").write_text(json.dumps({"recipe": recipe, "views": 8, "k": k, "data_sha256": "abc"}))
+    recipe = {**recipe_of({**default_params(), **(changed or {})}), "seed": seed}
+    settings = {"recipe": recipe, "views": 8, "k": k, "data_sha256": data_sha256}
+    (run / "cv.json").write_text(json.dumps(settings))
     right = round(100 * accuracy)
     held = [("test", label, 0.9 if (i < right) == (label == 1) else 0.1, i) for i in range(100)
             for label in [i % 2]]
@@ -194,6 +200,47 @@ def test_the_shop_floor_changes_are_summed_up_over_the_draws_and_the_sentence_na
     assert "would ship 3 defects over all draws (at most 2 in one)" in text
     assert "`make cv`" in changes_over_draws_sentences({"changes over draws": []})
     assert changes_over_draws([runs[-1]]).empty
+
+
+def test_a_candidate_is_paired_with_the_base_seed_by_seed_and_a_seed_only_one_drew_is_left_out(tmp_path):
+    def draws(changed: dict) -> dict:
+        return draws_by_seed(tmp_path, cv_settings({**default_params(), **changed}, 5, "abc"))
+
+    half = {"batch_size": 16}
+    for i, (seed, accuracy, seconds) in enumerate([(7, 0.97, 90.0), (11, 0.99, 95.0), (13, 1.0, 80.0)]):
+        run = _cv_run(tmp_path, f"20990101-00000{i}-cv", seed, accuracy=accuracy)
+        (run / "fold-1" / "train_summary.json").write_text(json.dumps({"train_seconds": seconds}))
+    for i, (seed, accuracy) in enumerate([(7, 0.99), (11, 0.98), (17, 1.0)]):
+        run = _cv_run(tmp_path, f"20990102-00000{i}-cv", seed, accuracy=accuracy, changed=half)
+        (run / "fold-1" / "train_summary.json").write_text(json.dumps({"train_seconds": 120.0}))
+    base, candidate = draws({}), draws(half)
+    assert list(base) == [7, 11, 13] and list(candidate) == [7, 11, 17]
+    pairs = paired_draws(base, candidate, "scrap_budget", 50.0, 1.0, 0.01, 0.1, 0.9)
+    assert list(zip(pairs["seed"], pairs["recipe"])) == [(7, "base"), (7, "candidate"), (11, "base"),
+                                                         (11, "candidate")]
+    assert list(pairs["accuracy at 0.5"]) == pytest.approx([0.97, 0.99, 0.99, 0.98])
+    assert list(pairs["training s per fold"]) == [90.0, 120.0, 95.0, 120.0]
+    assert compare.wins(pairs) == 1
+    means = compare.mean_of_pairs(pairs)
+    assert means.loc["candidate", "accuracy at 0.5"] == pytest.approx(0.985)
+    assert means.loc["base", "photographs wrong at 0.5, all draws"] == 4  # 3 + 1, summed
+
+
+def test_compare_prints_each_pair_and_says_which_draws_are_missing(tmp_path, casting_tree, capsys):
+    base, candidate = tmp_path / "base.yaml", tmp_path / "half.yaml"
+    base.write_text(f"data_dir: {casting_tree}\n")
+    candidate.write_text(f"data_dir: {casting_tree}\nbatch_size: 16\n")
+    sha, out = data_fingerprint(casting_tree)["sha256"], tmp_path / "out"
+    argv = ["--params", str(candidate), "--base", str(base), "--outputs", str(out)]
+    _cv_run(out, "20990101-000001-cv", 7, accuracy=0.97, data_sha256=sha)
+    assert compare.main(argv) == 1
+    said = capsys.readouterr().err
+    assert f"of both {candidate} (seeds none) and {base} (seeds 7)" in said and "make cv PARAMS=" in said
+    _cv_run(out, "20990101-000002-cv", 7, accuracy=0.99, data_sha256=sha, changed={"batch_size": 16})
+    assert compare.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "1 paired draws (seeds 7)" in printed and "the candidate higher at 0.5 in 1 of 1 draws" in printed
+    assert "97.0" in printed and "99.0" in printed  # each side's accuracy, as a percentage
 
 
 def test_cv_refuses_a_negative_seed(capsys):
