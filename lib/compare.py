@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default="")
     parser.add_argument("--outputs", type=Path, default=OUTPUTS_DIR)
     args = parser.parse_args(argv)
+    args.base, args.params = _here(args.base), _here(args.params)
     try:
         (base, root), (candidate, _) = (params_and_data(f, args.data_dir) for f in (args.base, args.params))
     except (ParamsError, DataError) as err:
@@ -85,6 +86,12 @@ def _percent(table: pd.DataFrame) -> pd.DataFrame:
         if column in SHARES:
             shown[column] = (100 * shown[column]).round(2)
     return shown.round({"training s per fold": 0})
+
+
+def _here(path: Path) -> Path:
+    """path relative to the working folder where it lies under it (params/default.yaml), else as given."""
+    where, here = path.resolve(), Path.cwd().resolve()
+    return where.relative_to(here) if where.is_relative_to(here) else path
 
 
 def _listed(runs: dict[int, Path]) -> str:
