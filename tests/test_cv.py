@@ -18,6 +18,7 @@ from lib.cv_results import (
     draws_by_seed,
     draws_of,
     never_seen,
+    paired_changes,
     paired_draws,
     summarise_cv,
     weighed_rules,
@@ -224,6 +225,13 @@ def test_a_candidate_is_paired_with_the_base_seed_by_seed_and_a_seed_only_one_dr
     means = compare.mean_of_pairs(pairs)
     assert means.loc["candidate", "accuracy at 0.5"] == pytest.approx(0.985)
     assert means.loc["base", "photographs wrong at 0.5, all draws"] == 4  # 3 + 1, summed
+    for runs, light in ((base, [0.96, 0.94, 0.5]), (candidate, [0.97, 0.97, 0.5])):  # seed 13/17 left out
+        for run, accuracy in zip(runs.values(), light):
+            pd.DataFrame({"change": ["brighter"], "strength": [0.4], "accuracy at 0.5": [accuracy]}).to_csv(
+                run / "cv_robustness.csv", index=False)
+    changes = paired_changes([base[7], base[11]], [candidate[7], candidate[11]]).iloc[0]
+    assert (changes["base"], changes["candidate"]) == pytest.approx((0.95, 0.97))
+    assert changes["difference"] == pytest.approx(0.02)
 
 
 def test_compare_prints_each_pair_and_says_which_draws_are_missing(tmp_path, casting_tree, capsys):
