@@ -26,7 +26,7 @@ LAYERS = [
     {"crossval", "summary"},
     {"audit"},
     # the command line: used by none
-    {"inspect", "report", "bench", "backbones", "repeat", "get_data", "cv", "quietly"},
+    {"inspect", "report", "bench", "backbones", "repeat", "get_data", "cv", "compare", "quietly"},
 ]
 COMMANDS = LAYERS[-1]
 MODULES = sorted(p.stem for p in LIB.glob("*.py") if p.stem != "__init__")
