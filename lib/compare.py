@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{', '.join(map(str, seeds))}), each at {base['threshold_rule']} as {args.base} decides:\n\n"
           f"{_percent(pairs).to_string(index=False)}\n\n{_percent(mean_of_pairs(pairs)).to_string()}\n\n"
           f"the candidate higher at 0.5 in {wins(pairs)} of {len(seeds)} draws")
-    changes = paired_changes([base_runs[s] for s in seeds], [candidate_runs[s] for s in seeds])
+    changes = paired_changes(base_runs, candidate_runs)
     if not changes.empty:
         shown = changes.assign(**{c: 100 * changes[c] for c in ("base", "candidate", "difference")})
         print(f"\nfold 1's held-out photos under chapter 6's changes, mean accuracy at 0.5 (%) over the "

@@ -109,11 +109,12 @@ def paired_draws(base: dict[int, Path], candidate: dict[int, Path], rule: str, c
     return pd.concat(rows, ignore_index=True).sort_values(["seed", "recipe"], ignore_index=True)
 
 
-def paired_changes(base: list[Path], candidate: list[Path]) -> pd.DataFrame:
-    """Chapter 6's changes on fold 1 over the paired draws (changes_over_draws): each recipe's mean accuracy
-    at 0.5 and the candidate's difference, per change and strength."""
-    sides = [changes_over_draws(runs).set_index(["change", "strength"])["mean accuracy at 0.5"]
-             for runs in (base, candidate)]
+def paired_changes(base: dict[int, Path], candidate: dict[int, Path]) -> pd.DataFrame:
+    """Chapter 6's changes on fold 1 over the seeds both recipes drew (changes_over_draws): each recipe's mean
+    accuracy at 0.5 and the candidate's difference, per change and strength."""
+    seeds = sorted(set(base) & set(candidate))
+    sides = [changes_over_draws([runs[seed] for seed in seeds]).set_index(["change", "strength"])
+             ["mean accuracy at 0.5"] for runs in (base, candidate)]
     table = pd.concat(sides, axis=1, keys=["base", "candidate"]).dropna()
     return table.assign(difference=table["candidate"] - table["base"]).reset_index()
 
